@@ -1,0 +1,5 @@
+//! The core (`v1`) group.
+
+mod configmap;
+
+pub use configmap::*;

@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("tug-apiserver: not implemented yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,8 @@
+//! `tug-controller-manager`: filled in by a later issue. Until then it says so and fails,
+//! so nothing mistakes it for a working component.
+
+fn main() {
+    println!("tug-controller-manager {}", env!("CARGO_PKG_VERSION"));
+    eprintln!("tug-controller-manager: not implemented yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,8 @@
+//! `tug-kubelet`: filled in by a later issue. Until then it says so and fails,
+//! so nothing mistakes it for a working component.
+
+fn main() {
+    println!("tug-kubelet {}", env!("CARGO_PKG_VERSION"));
+    eprintln!("tug-kubelet: not implemented yet");
+    std::process::exit(1);
+}

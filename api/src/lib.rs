@@ -18,3 +18,8 @@ pub use meta::{
 pub use resource::Resource;
 pub use status::{FieldError, FieldErrors, Status};
 pub use strategy::{Scalable, Strategy};
+pub mod intstr;
+pub mod quantity;
+
+pub use intstr::IntOrString;
+pub use quantity::Quantity;

@@ -1,25 +1,29 @@
 //! `tug-api`: the Kubernetes-shaped resource types Tugboat serves, with
 //! the pure functions around them — strict decoding, validation,
-//! defaulting, label selectors, quantities. No I/O.
+//! defaulting, label selectors, quantities, patches. No I/O.
 
 pub mod decode;
+pub mod intstr;
 pub mod meta;
+pub mod patch;
+pub mod quantity;
 pub mod resource;
+pub mod selector;
 pub mod status;
 pub mod strategy;
 pub mod validation;
 
+pub mod apps;
+pub mod autoscaling;
+pub mod coordination;
 pub mod core;
 
+pub use intstr::IntOrString;
 pub use meta::{
-    LabelSelector, LabelSelectorRequirement, List, ListMeta, MicroTime, ObjectMeta, OwnerReference,
-    Time,
+    LabelSelector, LabelSelectorRequirement, List, ListMeta, MicroTime, ObjectMeta,
+    OwnerReference, Time,
 };
+pub use quantity::Quantity;
 pub use resource::Resource;
 pub use status::{FieldError, FieldErrors, Status};
 pub use strategy::{Scalable, Strategy};
-pub mod intstr;
-pub mod quantity;
-
-pub use intstr::IntOrString;
-pub use quantity::Quantity;

@@ -1,2 +1,4 @@
-//! Test harness: starts real binaries (apiserver, etcd) on free ports and
-//! cleans up after them.
+//! Test harness: starts real binaries (etcd, the apiserver, ...) on free
+//! loopback ports and cleans up after them.
+
+pub mod etcd;

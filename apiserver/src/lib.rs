@@ -1,4 +1,12 @@
 //! `tug-apiserver` as a library: the binary's `main` is a thin wrapper so
-//! tests and benchmarks can reach the storage backends directly.
+//! tests and benchmarks can assemble a server or reach the storage
+//! backends directly.
 
+pub mod error;
+pub mod http;
+pub mod objects;
+pub mod registry;
+pub mod server;
+pub mod services;
 pub mod storage;
+pub mod watch_cache;

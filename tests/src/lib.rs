@@ -1,4 +1,6 @@
 //! Test harness: starts real binaries (etcd, the apiserver, ...) on free
 //! loopback ports and cleans up after them.
 
+pub mod apiserver;
 pub mod etcd;
+pub mod net;

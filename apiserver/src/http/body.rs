@@ -1,0 +1,70 @@
+//! Request bodies: size limit, content types, JSON or YAML into a JSON value.
+
+use axum::extract::rejection::BytesRejection;
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest request body accepted (etcd's request limit is 1.5 MiB per
+/// object; upstream's apiserver accepts 3 MiB bodies).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The media type of a request body, parameters stripped.
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// The raw body, or the reason it could not be read.
+pub fn bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| {
+        if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "the request body is too large: limit is {MAX_BODY_BYTES} bytes"
+            ))
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
+/// Decode a JSON or YAML document (by content type; JSON when unset).
+pub fn decode(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let ct = content_type(headers);
+    match ct.as_str() {
+        "" | "application/json" | "*/*" => decode_json(bytes),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes),
+        "application/vnd.kubernetes.protobuf" => Err(ApiError::unsupported_media_type(
+            "the protobuf encoding is not supported; send application/json or application/yaml",
+        )),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other:?})"
+        ))),
+    }
+}
+
+pub fn decode_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+pub fn decode_yaml(bytes: &[u8]) -> ApiResult<Value> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
+    serde_yaml::from_str::<Value>(text)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+}

@@ -1,0 +1,265 @@
+//! The HTTP face of the apiserver: routing, and the dispatch of each
+//! request to its verb.
+
+mod body;
+mod crud;
+mod discovery;
+mod list;
+mod params;
+mod patch;
+mod path;
+mod subresources;
+mod watch;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::server::ApiServer;
+
+use self::params::Params;
+use self::patch::PatchType;
+use self::path::{Route, Target};
+
+pub use body::MAX_BODY_BYTES;
+
+/// The router serving the whole API.
+pub fn router(server: Arc<ApiServer>) -> Router {
+    Router::new()
+        .route("/version", get(|| async { json(discovery::version()) }))
+        .route("/version/", get(|| async { json(discovery::version()) }))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
+        .route("/livez", get(health))
+        .route("/api", get(|| async { json(discovery::core_versions()) }))
+        .route("/api/", get(|| async { json(discovery::core_versions()) }))
+        .route("/apis", get(groups))
+        .route("/apis/", get(groups))
+        .route("/api/{*rest}", any(dispatch_core))
+        .route("/apis/{*rest}", any(dispatch_groups))
+        .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()).into_response() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(server)
+}
+
+async fn health(State(server): State<Arc<ApiServer>>) -> Response {
+    match server.objects.storage().current_revision().await {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("storage: {e}")).into_response(),
+    }
+}
+
+async fn groups(State(server): State<Arc<ApiServer>>) -> Response {
+    json(discovery::groups(&server.registry))
+}
+
+fn json(value: Value) -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(&value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn respond(result: ApiResult<Value>, created: bool) -> Response {
+    match result {
+        Ok(v) => {
+            let mut r = json(v);
+            if created {
+                *r.status_mut() = StatusCode::CREATED;
+            }
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch_core(
+    State(server): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    dispatch(server, true, method, uri, headers, body).await
+}
+
+async fn dispatch_groups(
+    State(server): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    dispatch(server, false, method, uri, headers, body).await
+}
+
+async fn dispatch(
+    server: Arc<ApiServer>,
+    core: bool,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let full = uri.path().to_string();
+    let rest = full
+        .strip_prefix(if core { "/api/" } else { "/apis/" })
+        .unwrap_or("");
+    let route = match path::parse(&server.registry, core, rest, &full) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let target = match route {
+        Route::Group { group } if method == Method::GET => {
+            return respond(discovery::group(&server.registry, &group), false)
+        }
+        Route::GroupVersion { group, version } if method == Method::GET => {
+            return respond(
+                discovery::resources(&server.registry, &group, &version),
+                false,
+            )
+        }
+        Route::Resource(t) => t,
+        _ => {
+            return ApiError::method_not_allowed(format!("{method} is not allowed on {full}"))
+                .into_response()
+        }
+    };
+    let params = match Params::parse(uri.query()) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let raw = match body::bytes(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let started = std::time::Instant::now();
+    let response = serve(server, &method, target, &headers, &raw, params).await;
+    tracing::debug!(%method, path = %full, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn serve(
+    server: Arc<ApiServer>,
+    method: &Method,
+    target: Target,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: Params,
+) -> Response {
+    let Target {
+        handler,
+        namespace,
+        name,
+        subresource,
+    } = target;
+    let s = server.as_ref();
+    let ns = namespace.as_str();
+    match (name.as_deref(), subresource.as_deref(), method) {
+        (None, None, &Method::GET) if params.is_watch() => {
+            match watch::watch(server.clone(), handler, ns, &params).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            }
+        }
+        (None, None, &Method::GET) => {
+            respond(crud::list_objects(s, &handler, ns, &params).await, false)
+        }
+        (None, None, &Method::POST) => respond(
+            crud::create(s, &handler, ns, headers, raw, &params).await,
+            true,
+        ),
+        (None, None, &Method::DELETE) => {
+            let result = match crud::delete_request(headers, raw, &params) {
+                Ok(req) => crud::delete_collection(s, &handler, ns, &req, &params).await,
+                Err(e) => Err(e),
+            };
+            respond(result, false)
+        }
+        (Some(name), None, &Method::GET) => respond(crud::get(s, &handler, ns, name).await, false),
+        (Some(name), None, &Method::PUT) => respond(
+            crud::replace(s, &handler, ns, name, headers, raw, &params).await,
+            false,
+        ),
+        (Some(name), None, &Method::PATCH) => respond(
+            crud::patch(s, &handler, ns, name, headers, raw, &params).await,
+            false,
+        ),
+        (Some(name), None, &Method::DELETE) => {
+            let result = match crud::delete_request(headers, raw, &params) {
+                Ok(req) => crud::delete(s, &handler, ns, name, &req).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                // Marked for deletion: 202 Accepted with the object, as upstream.
+                Ok(d) if !d.gone => {
+                    let mut r = json(d.object);
+                    *r.status_mut() = StatusCode::ACCEPTED;
+                    r
+                }
+                Ok(d) => json(d.object),
+                Err(e) => e.into_response(),
+            }
+        }
+        (Some(name), Some("status"), &Method::GET) => {
+            respond(crud::get(s, &handler, ns, name).await, false)
+        }
+        (Some(name), Some("status"), &Method::PUT) => respond(
+            subresources::replace_status(s, &handler, ns, name, headers, raw, &params).await,
+            false,
+        ),
+        (Some(name), Some("status"), &Method::PATCH) => respond(
+            subresources::patch_status(s, &handler, ns, name, headers, raw, &params).await,
+            false,
+        ),
+        (Some(name), Some("scale"), &Method::GET) => {
+            respond(subresources::get_scale(s, &handler, ns, name).await, false)
+        }
+        (Some(name), Some("scale"), &Method::PUT) => respond(
+            subresources::update_scale(s, &handler, ns, name, headers, raw, &params, None).await,
+            false,
+        ),
+        (Some(name), Some("scale"), &Method::PATCH) => {
+            let result = match PatchType::from_content_type(&body::content_type(headers)) {
+                Ok(pt) => {
+                    subresources::update_scale(
+                        s,
+                        &handler,
+                        ns,
+                        name,
+                        headers,
+                        raw,
+                        &params,
+                        Some(pt),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            respond(result, false)
+        }
+        (Some(name), Some("binding"), &Method::POST) => respond(
+            subresources::bind(s, &handler, ns, name, headers, raw, &params).await,
+            true,
+        ),
+        (Some(name), Some("finalize"), &Method::PUT) => respond(
+            subresources::finalize_namespace(s, &handler, name, headers, raw, &params).await,
+            false,
+        ),
+        (_, sub, _) => ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method} {}{})",
+            handler.info().plural,
+            sub.map(|s| format!("/{s}")).unwrap_or_default()
+        ))
+        .into_response(),
+    }
+}

@@ -1,0 +1,96 @@
+//! Query parameters of API requests.
+
+use serde::Deserialize;
+use tug_api::selector::{FieldSelector, Selector};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Every query parameter the API understands; unknown ones are ignored,
+/// as upstream does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Params {
+    pub label_selector: Option<String>,
+    pub field_selector: Option<String>,
+    pub limit: Option<i64>,
+    #[serde(rename = "continue")]
+    pub continue_token: Option<String>,
+    pub resource_version: Option<String>,
+    pub resource_version_match: Option<String>,
+    pub watch: Option<String>,
+    pub allow_watch_bookmarks: Option<String>,
+    pub timeout_seconds: Option<i64>,
+    pub dry_run: Option<String>,
+    pub field_manager: Option<String>,
+    pub field_validation: Option<String>,
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    pub orphan_dependents: Option<String>,
+}
+
+fn truthy(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("true" | "1" | "True" | ""))
+}
+
+impl Params {
+    pub fn parse(query: Option<&str>) -> ApiResult<Params> {
+        let q = query.unwrap_or("");
+        serde_urlencoded_parse(q)
+    }
+
+    pub fn is_watch(&self) -> bool {
+        truthy(&self.watch)
+    }
+
+    pub fn bookmarks(&self) -> bool {
+        truthy(&self.allow_watch_bookmarks)
+    }
+
+    /// `dryRun=All` (the only value upstream accepts).
+    pub fn dry_run(&self) -> ApiResult<bool> {
+        match self.dry_run.as_deref() {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "Invalid dryRun value {other:?}: only \"All\" is supported"
+            ))),
+        }
+    }
+
+    pub fn labels(&self) -> ApiResult<Selector> {
+        match self.label_selector.as_deref() {
+            None | Some("") => Ok(Selector::everything()),
+            Some(s) => Selector::parse(s).map_err(|e| {
+                ApiError::bad_request(format!("unable to parse labelSelector {s:?}: {e}"))
+            }),
+        }
+    }
+
+    pub fn fields(&self) -> ApiResult<FieldSelector> {
+        match self.field_selector.as_deref() {
+            None | Some("") => Ok(FieldSelector::everything()),
+            Some(s) => FieldSelector::parse(s).map_err(|e| {
+                ApiError::bad_request(format!("unable to parse fieldSelector {s:?}: {e}"))
+            }),
+        }
+    }
+
+    /// The resourceVersion parameter as a revision; `None` when unset or "0".
+    pub fn revision(&self) -> ApiResult<Option<i64>> {
+        match self.resource_version.as_deref() {
+            None | Some("") | Some("0") => Ok(None),
+            Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {s:?}: must be an integer"))
+            }),
+        }
+    }
+}
+
+fn serde_urlencoded_parse(q: &str) -> ApiResult<Params> {
+    let uri: http::Uri = format!("/?{q}")
+        .parse()
+        .map_err(|_| ApiError::bad_request("malformed query string"))?;
+    axum::extract::Query::<Params>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {}", e.body_text())))
+}

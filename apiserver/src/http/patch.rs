@@ -1,0 +1,70 @@
+//! PATCH bodies: merge patch, JSON patch and strategic merge patch, applied
+//! to the current object.
+
+use serde_json::Value;
+use tug_api::patch::{self, PatchSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::registry::ResourceInfo;
+
+/// The patch formats the API accepts, by content type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    Merge,
+    Json,
+    Strategic,
+}
+
+impl PatchType {
+    pub fn from_content_type(ct: &str) -> ApiResult<PatchType> {
+        match ct {
+            "application/merge-patch+json" => Ok(PatchType::Merge),
+            "application/json-patch+json" => Ok(PatchType::Json),
+            "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" => Err(ApiError::unsupported_media_type(
+                "server-side apply (application/apply-patch+yaml) is not supported yet; use client-side apply",
+            )),
+            other => Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+            ))),
+        }
+    }
+}
+
+/// Apply `patch` to `current`, returning the patched object.
+pub fn apply(
+    info: &ResourceInfo,
+    patch_type: PatchType,
+    current: &Value,
+    patch_doc: &Value,
+) -> ApiResult<Value> {
+    let mut target = current.clone();
+    match patch_type {
+        PatchType::Merge => {
+            if !patch_doc.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+            }
+            patch::merge_patch(&mut target, patch_doc);
+            Ok(target)
+        }
+        PatchType::Json => {
+            patch::json_patch(&mut target, patch_doc).map_err(|e| {
+                ApiError::bad_request(format!("the JSON patch could not be applied: {e}"))
+            })?;
+            Ok(target)
+        }
+        PatchType::Strategic => {
+            if !patch_doc.is_object() {
+                return Err(ApiError::bad_request(
+                    "a strategic merge patch must be a JSON object",
+                ));
+            }
+            let schema = PatchSchema::for_kind(info.group, info.kind);
+            patch::strategic_merge_patch(current, patch_doc, &schema).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the strategic merge patch could not be applied: {e}"
+                ))
+            })
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Subresources: `status` (every kind with one), `scale` (Deployments,
+//! ReplicaSets), `binding` (Pods) and `finalize` (Namespaces).
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::Value;
+use tug_api::Time;
+
+use crate::error::{ApiError, ApiResult};
+use crate::objects::meta_str;
+use crate::registry::Handler;
+use crate::server::ApiServer;
+
+use super::body;
+use super::crud::{pin_if_changed, pinned_revision, update_with};
+use super::params::Params;
+use super::patch::{self, PatchType};
+
+/// PUT `/status`: only the status of the body is taken.
+pub async fn replace_status(
+    server: &ApiServer,
+    handler: &Handler,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: &Params,
+) -> ApiResult<Value> {
+    let body_value = body::decode(headers, raw)?;
+    let pinned = pinned_revision(&body_value)?;
+    update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            Ok((
+                handler.prepare_status_update(body_value.clone(), current)?,
+                pinned,
+            ))
+        },
+    )
+    .await
+}
+
+/// PATCH `/status`.
+pub async fn patch_status(
+    server: &ApiServer,
+    handler: &Handler,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: &Params,
+) -> ApiResult<Value> {
+    let info = handler.info();
+    let patch_type = PatchType::from_content_type(&body::content_type(headers))?;
+    let patch_doc = body::decode_json(raw)?;
+    update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            let patched = patch::apply(info, patch_type, current, &patch_doc)?;
+            let pinned = pin_if_changed(current, &patched)?;
+            Ok((handler.prepare_status_update(patched, current)?, pinned))
+        },
+    )
+    .await
+}
+
+fn scale_handler(handler: &Handler) -> ApiResult<&dyn crate::registry::ScaleHandler> {
+    handler
+        .scale()
+        .ok_or_else(|| ApiError::no_route(&format!("{}/scale", handler.info().plural)))
+}
+
+pub async fn get_scale(
+    server: &ApiServer,
+    handler: &Handler,
+    namespace: &str,
+    name: &str,
+) -> ApiResult<Value> {
+    let scale = scale_handler(handler)?;
+    let current = server.objects.get(handler.info(), namespace, name).await?;
+    scale.scale_of(&current.object)
+}
+
+/// PUT or PATCH `/scale`: the Scale's `spec.replicas` goes to the object.
+pub async fn update_scale(
+    server: &ApiServer,
+    handler: &Handler,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: &Params,
+    patch_type: Option<PatchType>,
+) -> ApiResult<Value> {
+    let scale = scale_handler(handler)?;
+    let doc = match patch_type {
+        Some(_) => body::decode_json(raw)?,
+        None => body::decode(headers, raw)?,
+    };
+    let updated = update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            let current_scale = scale.scale_of(current)?;
+            let new_scale = match patch_type {
+                Some(pt) => patch::apply(handler.info(), pt, &current_scale, &doc)?,
+                None => doc.clone(),
+            };
+            let scaled = scale.with_replicas(current, new_scale)?;
+            Ok((handler.prepare_update(scaled, current)?, None))
+        },
+    )
+    .await?;
+    scale.scale_of(&updated)
+}
+
+/// POST `pods/{name}/binding`: assign the pod to a node, once.
+pub async fn bind(
+    server: &ApiServer,
+    handler: &Handler,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: &Params,
+) -> ApiResult<Value> {
+    let binding = body::decode(headers, raw)?;
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if node.is_empty() {
+        return Err(ApiError::invalid(
+            "Binding",
+            "",
+            name,
+            &[tug_api::FieldError::required("target.name", "")],
+        ));
+    }
+    let kind = binding
+        .pointer("/target/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("Node");
+    if !kind.is_empty() && kind != "Node" {
+        return Err(ApiError::invalid(
+            "Binding",
+            "",
+            name,
+            &[tug_api::FieldError::not_supported(
+                "target.kind",
+                kind,
+                &["Node"],
+            )],
+        ));
+    }
+    let body_name = meta_str(&binding, "name");
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let expected_uid = meta_str(&binding, "uid").to_string();
+    let info = handler.info();
+    update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            if !expected_uid.is_empty() && meta_str(current, "uid") != expected_uid {
+                return Err(ApiError::conflict(
+                    info.plural,
+                    info.group,
+                    name,
+                    "the pod's UID does not match the binding's",
+                ));
+            }
+            if current.pointer("/metadata/deletionTimestamp").is_some() {
+                return Err(ApiError::conflict(
+                    info.plural,
+                    info.group,
+                    name,
+                    "the pod is being deleted",
+                ));
+            }
+            let bound = current
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !bound.is_empty() {
+                return Err(ApiError::conflict(
+                    info.plural,
+                    info.group,
+                    name,
+                    &format!("pod {name} is already assigned to node \"{bound}\""),
+                ));
+            }
+            let mut pod = current.clone();
+            pod["spec"]["nodeName"] = Value::String(node.clone());
+            set_pod_scheduled(&mut pod);
+            Ok((pod, None))
+        },
+    )
+    .await?;
+    Ok(serde_json::to_value(tug_api::Status::success()).unwrap_or(Value::Null))
+}
+
+/// Mark the `PodScheduled` condition True, as upstream's binding does.
+fn set_pod_scheduled(pod: &mut Value) {
+    let now = serde_json::to_value(Time::now()).unwrap_or(Value::Null);
+    let condition = serde_json::json!({
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": null,
+        "lastTransitionTime": now,
+    });
+    let status = pod.as_object_mut().map(|o| {
+        o.entry("status")
+            .or_insert_with(|| Value::Object(Default::default()))
+    });
+    let Some(status) = status.and_then(Value::as_object_mut) else {
+        return;
+    };
+    let conditions = status
+        .entry("conditions")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+        list.push(condition);
+    }
+}
+
+/// PUT `namespaces/{name}/finalize`: replace `spec.finalizers` only.
+pub async fn finalize_namespace(
+    server: &ApiServer,
+    handler: &Handler,
+    name: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+    params: &Params,
+) -> ApiResult<Value> {
+    let body_value = body::decode(headers, raw)?;
+    let finalizers = body_value
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    if !finalizers.is_array() {
+        return Err(ApiError::bad_request("spec.finalizers must be a list"));
+    }
+    let pinned = pinned_revision(&body_value)?;
+    update_with(server, handler, "", name, params.dry_run()?, |current| {
+        let mut ns = current.clone();
+        ns["spec"]["finalizers"] = finalizers.clone();
+        Ok((ns, pinned))
+    })
+    .await
+}

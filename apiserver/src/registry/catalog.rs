@@ -1,0 +1,68 @@
+//! Which kinds this apiserver serves, and lookup by URL coordinates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tug_api::core::ConfigMap;
+
+use super::typed::Typed;
+use super::Handler;
+
+/// Every served kind, in discovery order.
+pub fn all_kinds() -> Vec<Handler> {
+    vec![Arc::new(Typed::<ConfigMap>::new(&[]))]
+}
+
+/// Handlers by (group, version, plural).
+pub struct Registry {
+    handlers: Vec<Handler>,
+    by_path: HashMap<(String, String, String), Handler>,
+}
+
+impl Registry {
+    pub fn new(handlers: Vec<Handler>) -> Self {
+        let by_path = handlers
+            .iter()
+            .map(|h| {
+                let i = h.info();
+                (
+                    (
+                        i.group.to_string(),
+                        i.version.to_string(),
+                        i.plural.to_string(),
+                    ),
+                    h.clone(),
+                )
+            })
+            .collect();
+        Registry { handlers, by_path }
+    }
+
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Handler> {
+        self.by_path
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+    }
+
+    /// Look a kind up by its Kind name (`Pod`) in a group.
+    pub fn by_kind(&self, group: &str, kind: &str) -> Option<&Handler> {
+        self.handlers
+            .iter()
+            .find(|h| h.info().group == group && h.info().kind == kind)
+    }
+
+    pub fn all(&self) -> &[Handler] {
+        &self.handlers
+    }
+
+    /// Served groups with their versions, core group first.
+    pub fn groups(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+        for h in &self.handlers {
+            let key = (h.info().group, h.info().version);
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        out
+    }
+}

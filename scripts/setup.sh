@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine needs to build and test
+# Tugboat, then builds it (release). Run as root (or with sudo available).
+# `--deps-only` installs the packages without building (CI builds in test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential pkg-config   # C toolchain for bundled SQLite
+  protobuf-compiler            # etcd-client's gRPC code generation
+  etcd-server                  # the production store; storage tests run against it
+  curl ca-certificates
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust (https://rustup.rs) and re-run" >&2
+  exit 1
+fi
+
+if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
+cargo build --release --workspace --bins
+echo "Built: target/release/{tug-apiserver,tugctl,...}"

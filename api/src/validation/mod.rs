@@ -2,9 +2,21 @@
 //! and `util/validation` upstream). Kind-specific rules live next to each
 //! kind's type.
 
+mod meta_names;
 mod names;
+mod network;
+mod numbers;
+mod strings;
+mod taints;
+mod value;
 
+pub use meta_names::*;
 pub use names::*;
+pub use network::*;
+pub use numbers::*;
+pub use strings::*;
+pub use taints::*;
+pub use value::*;
 
 use crate::meta::ObjectMeta;
 use crate::status::{FieldError, FieldErrors};

@@ -7,8 +7,14 @@
 //! revision, strictly increasing; the revision of an object's last write
 //! is its `resourceVersion`.
 
+pub mod compactor;
 pub mod etcd;
+mod keys;
 pub mod sqlite;
+
+pub use compactor::spawn_compactor;
+pub use etcd::EtcdStorage;
+pub use sqlite::{SqliteOptions, SqliteStorage};
 
 use std::pin::Pin;
 

@@ -6,6 +6,7 @@ mod meta_names;
 mod names;
 mod network;
 mod numbers;
+mod quantity;
 mod strings;
 mod taints;
 mod value;
@@ -14,6 +15,7 @@ pub use meta_names::*;
 pub use names::*;
 pub use network::*;
 pub use numbers::*;
+pub use quantity::*;
 pub use strings::*;
 pub use taints::*;
 pub use value::*;
@@ -138,7 +140,7 @@ pub fn labels(field: &str, labels: &std::collections::BTreeMap<String, String>) 
     let mut errs = Vec::new();
     for (k, v) in labels {
         errs.extend(qualified_name(field, k));
-        errs.extend(label_value(&format!("{field}"), v));
+        errs.extend(label_value(field, v));
     }
     errs
 }

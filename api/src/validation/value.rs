@@ -22,6 +22,12 @@ pub fn go_string_map(map: &BTreeMap<String, String>) -> Raw {
     Raw(format!("map[string]string{{{}}}", body.join(", ")))
 }
 
+/// Render a string list the way Go's `%#v` does: `[]string{"a", "b"}`.
+pub fn go_string_slice(list: &[String]) -> Raw {
+    let body: Vec<String> = list.iter().map(|v| format!("{v:?}")).collect();
+    Raw(format!("[]string{{{}}}", body.join(", ")))
+}
+
 /// Render an int-or-string as the user wrote it: `0` or `"25%"`.
 pub fn int_or_string(v: &crate::intstr::IntOrString) -> Raw {
     match v {

@@ -1,7 +1,6 @@
 //! Container resource requests and limits.
 
 use crate::core::pod::container::ResourceRequirements;
-use crate::quantity::Quantity;
 use crate::status::{FieldError, FieldErrors};
 use crate::validation;
 
@@ -15,12 +14,12 @@ pub(super) fn resource_requirements(field: &str, res: &ResourceRequirements) -> 
     for (name, q) in &res.limits {
         let f = format!("{field}.limits[{name}]");
         errs.extend(resource_name(&f, name));
-        errs.extend(quantity(&f, q));
+        errs.extend(validation::resource_quantity(&f, q));
     }
     for (name, q) in &res.requests {
         let f = format!("{field}.requests[{name}]");
         errs.extend(resource_name(&f, name));
-        errs.extend(quantity(&f, q));
+        errs.extend(validation::resource_quantity(&f, q));
         let (Some(limit), Ok(req)) = (res.limits.get(name), q.parsed()) else {
             continue;
         };
@@ -53,17 +52,4 @@ fn resource_name(field: &str, name: &str) -> FieldErrors {
         )];
     }
     Vec::new()
-}
-
-/// A quantity that parses and is not negative.
-pub(crate) fn quantity(field: &str, q: &Quantity) -> FieldErrors {
-    match q.parsed() {
-        Err(msg) => vec![FieldError::invalid(field, &q.0, &msg)],
-        Ok(p) if p.nanos() < 0 => vec![FieldError::invalid(
-            field,
-            &q.0,
-            "must be greater than or equal to 0",
-        )],
-        Ok(_) => Vec::new(),
-    }
 }

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use super::downward::{object_field_selector, resource_field_selector, VOLUME_FIELD_PATHS};
-use super::resources::quantity;
 use crate::core::pod::volume::{DownwardApiVolumeFile, KeyToPath, Volume};
 use crate::status::{FieldError, FieldErrors};
 use crate::validation;
@@ -83,7 +82,10 @@ fn source(p: &str, v: &Volume) -> FieldErrors {
         "emptyDir" => {
             if let Some(ed) = &v.empty_dir {
                 if let Some(limit) = &ed.size_limit {
-                    errs.extend(quantity(&format!("{sp}.sizeLimit"), limit));
+                    errs.extend(validation::resource_quantity(
+                        &format!("{sp}.sizeLimit"),
+                        limit,
+                    ));
                 }
                 if !matches!(ed.medium.as_str(), "" | "Memory" | "HugePages")
                     && !ed.medium.starts_with("HugePages-")

@@ -1,0 +1,192 @@
+//! `v1` Namespace.
+
+use serde::{Deserialize, Serialize};
+
+use crate::impl_resource;
+use crate::meta::{ObjectMeta, Time};
+use crate::status::{FieldError, FieldErrors};
+use crate::strategy::Strategy;
+use crate::validation;
+
+/// The label every namespace carries with its own name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// The finalizer the namespace controller removes once the namespace is empty.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+const STANDARD_FINALIZERS: &[&str] = &[NAMESPACE_FINALIZER, "orphan", "foregroundDeletion"];
+
+/// `v1.Namespace`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Namespace {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: NamespaceSpec,
+    #[serde(default)]
+    pub status: NamespaceStatus,
+}
+
+/// `v1.NamespaceSpec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceSpec {
+    /// Finalizers that must be cleared before the namespace goes away
+    /// (`kubernetes`, added at create).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
+}
+
+/// `v1.NamespaceStatus`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceStatus {
+    /// `Active` or `Terminating`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<NamespaceCondition>,
+}
+
+/// `v1.NamespaceCondition`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceCondition {
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl_resource!(
+    Namespace,
+    group = "",
+    version = "v1",
+    kind = "Namespace",
+    plural = "namespaces",
+    singular = "namespace",
+    namespaced = false,
+    short = ["ns"]
+);
+
+impl Strategy for Namespace {
+    const HAS_STATUS_SUBRESOURCE: bool = true;
+
+    /// `status.phase: Active`, and the `kubernetes.io/metadata.name` label.
+    fn apply_defaults(&mut self) {
+        if self.status.phase.is_empty() {
+            self.status.phase = "Active".into();
+        }
+        if !self.metadata.name.is_empty() {
+            self.metadata
+                .labels
+                .insert(NAMESPACE_NAME_LABEL.into(), self.metadata.name.clone());
+        }
+    }
+
+    fn validate(&self) -> FieldErrors {
+        let mut errs = validation::object_meta_with_name_rule(
+            &self.metadata,
+            false,
+            validation::dns1123_label,
+        );
+        errs.extend(finalizers(&self.spec.finalizers));
+        errs
+    }
+
+    fn validate_update(&self, old: &Self) -> FieldErrors {
+        let mut errs = validation::object_meta_update_with_name_rule(
+            &self.metadata,
+            &old.metadata,
+            false,
+            validation::dns1123_label,
+        );
+        errs.extend(finalizers(&self.spec.finalizers));
+        if self.status != old.status {
+            errs.extend(phase_matches_deletion(self));
+        }
+        errs
+    }
+
+    /// A new namespace is `Active` and carries the `kubernetes` finalizer.
+    fn prepare_for_create(&mut self) {
+        self.status = NamespaceStatus {
+            phase: "Active".into(),
+            ..Default::default()
+        };
+        if !self
+            .spec
+            .finalizers
+            .iter()
+            .any(|f| f == NAMESPACE_FINALIZER)
+        {
+            self.spec.finalizers.push(NAMESPACE_FINALIZER.into());
+        }
+    }
+
+    /// Spec finalizers change only through the `finalize` subresource.
+    fn prepare_for_update(&mut self, old: &Self) {
+        self.spec.finalizers = old.spec.finalizers.clone();
+        self.status = old.status.clone();
+    }
+
+    fn status_update(&self, old: &Self) -> Self {
+        let mut out = old.clone();
+        out.status = self.status.clone();
+        out
+    }
+
+    fn spec_changed(&self, old: &Self) -> bool {
+        self.spec != old.spec
+    }
+
+    fn field_value(&self, path: &str) -> Option<String> {
+        (path == "status.phase").then(|| self.status.phase.clone())
+    }
+}
+
+fn finalizers(list: &[String]) -> FieldErrors {
+    let mut errs = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let field = format!("spec.finalizers[{i}]");
+        errs.extend(validation::qualified_name(&field, f));
+        if !f.contains('/') && !STANDARD_FINALIZERS.contains(&f.as_str()) {
+            errs.push(FieldError::invalid(
+                &field,
+                f,
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        }
+    }
+    errs
+}
+
+/// `Active` while alive, `Terminating` once deletion started.
+fn phase_matches_deletion(ns: &Namespace) -> FieldErrors {
+    let phase = &ns.status.phase;
+    if ns.metadata.deletion_timestamp.is_none() {
+        if phase != "Active" {
+            return vec![FieldError::invalid(
+                "status.phase",
+                phase,
+                "may only be 'Active' if `deletionTimestamp` is empty",
+            )];
+        }
+    } else if phase != "Terminating" {
+        return vec![FieldError::invalid(
+            "status.phase",
+            phase,
+            "may only be 'Terminating' if `deletionTimestamp` is not empty",
+        )];
+    }
+    Vec::new()
+}

@@ -4,6 +4,8 @@
 
 mod container;
 mod defaults;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod qos;
 mod scheduling;
 mod spec;

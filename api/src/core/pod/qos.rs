@@ -65,3 +65,59 @@ fn add_positive<'a>(
     *sum = sum.checked_add(v).unwrap_or(*sum);
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::pod::fixtures::pod_from_yaml;
+
+    fn qos(containers: &str) -> &'static str {
+        let pod = pod_from_yaml(&format!(
+            "metadata: {{name: p, namespace: default}}\nspec:\n  containers:\n{containers}"
+        ));
+        pod_qos_class(&pod.spec)
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(qos("  - {name: a, image: x}\n"), "BestEffort");
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {requests: {cpu: 100m}}}\n"),
+            "Burstable"
+        );
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {limits: {cpu: 500m, memory: 256Mi}}}\n"),
+            "Guaranteed",
+            "requests default to limits"
+        );
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {limits: {cpu: \"1\", memory: 1Gi}, requests: {cpu: 1000m, memory: 1024Mi}}}\n"),
+            "Guaranteed",
+            "equal by value, not by spelling"
+        );
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {limits: {cpu: \"1\", memory: 1Gi}, requests: {cpu: 500m}}}\n"),
+            "Burstable"
+        );
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {limits: {cpu: \"1\", memory: 1Gi}}}\n  - {name: b, image: y}\n"),
+            "Burstable",
+            "every container must be limited"
+        );
+        assert_eq!(
+            qos("  - {name: a, image: x, resources: {limits: {ephemeral-storage: 1Gi}}}\n"),
+            "BestEffort",
+            "only cpu and memory count"
+        );
+    }
+
+    #[test]
+    fn independent_of_defaulting() {
+        let mut spec = pod_from_yaml(
+            "metadata: {name: p, namespace: default}\nspec:\n  containers:\n  - {name: a, image: x, resources: {limits: {cpu: 500m, memory: 256Mi}}}\n",
+        )
+        .spec;
+        spec.containers[0].resources.requests.clear();
+        assert_eq!(pod_qos_class(&spec), "Guaranteed");
+    }
+}

@@ -42,7 +42,7 @@ pub struct Volume {
 }
 
 impl Volume {
-    /// The JSON names of the sources that are set, in field order.
+    /// The JSON names of the sources that are set.
     pub fn source_names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         let mut add = |set: bool, name: &'static str| {
@@ -50,17 +50,19 @@ impl Volume {
                 names.push(name);
             }
         };
-        add(self.host_path.is_some(), "hostPath");
+        // Upstream's order: the first set source is the volume's type and
+        // any later one is reported as extra.
         add(self.empty_dir.is_some(), "emptyDir");
+        add(self.host_path.is_some(), "hostPath");
         add(self.secret.is_some(), "secret");
-        add(self.config_map.is_some(), "configMap");
+        add(self.nfs.is_some(), "nfs");
         add(
             self.persistent_volume_claim.is_some(),
             "persistentVolumeClaim",
         );
         add(self.downward_api.is_some(), "downwardAPI");
         add(self.projected.is_some(), "projected");
-        add(self.nfs.is_some(), "nfs");
+        add(self.config_map.is_some(), "configMap");
         add(self.csi.is_some(), "csi");
         add(self.image.is_some(), "image");
         names

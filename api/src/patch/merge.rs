@@ -9,7 +9,7 @@ use super::{malformed, PatchError};
 /// Apply an RFC 7386 JSON merge patch in place: objects merge key by key,
 /// `null` deletes a key, anything else (lists included) replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    json_patch::merge(target, patch);
+    ::json_patch::merge(target, patch);
 }
 
 /// Apply an RFC 6902 JSON patch (a list of `add`/`remove`/`replace`/
@@ -22,9 +22,9 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
             json_type(patch)
         )));
     }
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+    let ops: ::json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| malformed(format!("invalid JSON patch: {e}")))?;
-    json_patch::patch(target, &ops).map_err(|e| PatchError::Failed(e.to_string()))
+    ::json_patch::patch(target, &ops).map_err(|e| PatchError::Failed(e.to_string()))
 }
 
 /// The JSON merge patch that turns `original` into `modified`

@@ -35,10 +35,16 @@ pub fn strategic_merge_patch(
     patch: &Value,
     schema: &PatchSchema,
 ) -> Result<Value, PatchError> {
-    let (Value::Object(o), Value::Object(p)) = (original, patch) else {
+    let Value::Object(p) = patch else {
         return Err(malformed(format!(
             "a strategic merge patch must be a JSON object, got {}",
             json_type(patch)
+        )));
+    };
+    let Value::Object(o) = original else {
+        return Err(malformed(format!(
+            "only a JSON object can be patched, got {}",
+            json_type(original)
         )));
     };
     let merged = merge_map(o.clone(), p.clone(), schema, MergeOptions::APPLY)?;
@@ -140,9 +146,9 @@ fn merge_value(
         (Value::Object(c), Value::Object(p)) if field.strategy != Strategy::Replace => {
             Ok(merge_map(c, p, &field.schema, opts)?.map(Value::Object))
         }
-        (Value::Array(c), Value::Array(p)) => {
-            Ok(Some(Value::Array(merge_list_field(c, p, field, opts)?)))
-        }
+        (Value::Array(c), Value::Array(p)) => Ok(Some(Value::Array(
+            merge_list_field(c, p, field, opts)?.items,
+        ))),
         (_, patch) if opts.merge_parallel_list => merge_into_nothing(patch, field, opts),
         (_, patch) => Ok(Some(patch)),
     }
@@ -160,14 +166,25 @@ fn merge_into_nothing(
         Value::Object(p) if field.strategy != Strategy::Replace => {
             Ok(merge_map(Map::new(), p, &field.schema, opts)?.map(Value::Object))
         }
-        Value::Array(p) => Ok(Some(Value::Array(merge_list_field(
-            Vec::new(),
-            p,
-            field,
-            opts,
-        )?))),
+        Value::Array(p) => Ok(Some(Value::Array(
+            merge_list_field(Vec::new(), p, field, opts)?.items,
+        ))),
         other => Ok(Some(other)),
     }
+}
+
+/// A merged list, and the order upstream goes on to treat as the live
+/// order when a `$setElementOrder` directive then reorders it.
+///
+/// Upstream's `mergeSlice` removes `$patch: delete` elements in place and
+/// appends new elements to the same backing array, so the "live" list it
+/// consults afterwards is the live list without the deleted elements,
+/// followed by as many of the added elements as were deleted (they took
+/// the freed slots). `live_order` reproduces that, so that server-only
+/// elements land where they land in Kubernetes.
+struct MergedList {
+    items: Vec<Value>,
+    live_order: Vec<Value>,
 }
 
 /// `mergeSliceHandler`: merge lists merge, all other lists are replaced.
@@ -176,10 +193,13 @@ fn merge_list_field(
     patch: Vec<Value>,
     field: &Field,
     opts: MergeOptions,
-) -> Result<Vec<Value>, PatchError> {
+) -> Result<MergedList, PatchError> {
     match field.strategy {
         Strategy::Merge { key } => merge_list(current, patch, &field.schema, key, opts),
-        _ => Ok(patch),
+        _ => Ok(MergedList {
+            items: patch,
+            live_order: current,
+        }),
     }
 }
 
@@ -201,26 +221,35 @@ fn merge_list(
     element: &PatchSchema,
     key: Option<&'static str>,
     opts: MergeOptions,
-) -> Result<Vec<Value>, PatchError> {
+) -> Result<MergedList, PatchError> {
     let Some(maps) = elements_are_maps(&[&original, &patch])? else {
-        return Ok(original);
+        return Ok(MergedList {
+            items: Vec::new(),
+            live_order: Vec::new(),
+        });
     };
-    let (original, patch, merged, key) = if !maps {
+    let (original, patch, merged, key, live_order) = if !maps {
         let mut merged = original.clone();
         for v in &patch {
             if index_of(&merged, v, None).is_none() {
                 merged.push(v.clone());
             }
         }
-        (original, patch, merged, None)
+        let live_order = original.clone();
+        (original, patch, merged, None, live_order)
     } else {
         let key = key.ok_or_else(|| malformed("cannot merge lists of maps without a merge key"))?;
+        let before = original.len();
         let (original, patch) = apply_list_directives(original, patch, key)?;
-        let merged = merge_elements(original.clone(), &patch, element, key, opts)?;
-        (original, patch, merged, Some(key))
+        let deleted = before.saturating_sub(original.len());
+        let (merged, appended) = merge_elements(original.clone(), &patch, element, key, opts)?;
+        let mut live_order = original.clone();
+        live_order.extend(appended.into_iter().take(deleted));
+        (original, patch, merged, Some(key), live_order)
     };
     let (patch_items, server_only) = partition(merged, &patch, key)?;
-    normalize_element_order(patch_items, server_only, &patch, &original, key)
+    let items = normalize_element_order(patch_items, server_only, &patch, &original, key)?;
+    Ok(MergedList { items, live_order })
 }
 
 /// `mergeSliceWithSpecialElements`: act on `$patch: delete` elements
@@ -265,14 +294,16 @@ fn apply_list_directives(
 }
 
 /// `mergeSliceWithoutSpecialElements`: merge each patch element into the
-/// original element with the same key, or add it.
+/// original element with the same key, or add it. Returns the merged list
+/// and the added elements.
 fn merge_elements(
     mut original: Vec<Value>,
     patch: &[Value],
     element: &PatchSchema,
     key: &str,
     opts: MergeOptions,
-) -> Result<Vec<Value>, PatchError> {
+) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
+    let mut appended = Vec::new();
     for v in patch {
         merge_key_value(v, key)?;
         let p = as_map(v)?.clone();
@@ -291,15 +322,20 @@ fn merge_elements(
                     }
                 }
             }
-            None if opts.merge_parallel_list => {
-                if let Some(m) = merge_map(Map::new(), p, element, opts)? {
-                    original.push(Value::Object(m));
+            None => {
+                let added = if opts.merge_parallel_list {
+                    merge_map(Map::new(), p, element, opts)?.map(Value::Object)
+                } else {
+                    Some(v.clone())
+                };
+                if let Some(added) = added {
+                    appended.push(added.clone());
+                    original.push(added);
                 }
             }
-            None => original.push(v.clone()),
         }
     }
-    Ok(original)
+    Ok((original, appended))
 }
 
 /// `applyRetainKeysDirective`: clear the keys of `original` that the
@@ -383,8 +419,14 @@ fn merge_ordered_lists(
         check_order_matches_patch(patch_list.as_deref().unwrap_or(&[]), order, key)?;
 
         let merged = match (current.clone(), patch_list.clone()) {
-            (Some(c), None) => c,
-            (None, Some(p)) if !opts.merge_parallel_list => p,
+            (Some(c), None) => MergedList {
+                items: c.clone(),
+                live_order: c,
+            },
+            (None, Some(p)) if !opts.merge_parallel_list => MergedList {
+                items: p,
+                live_order: Vec::new(),
+            },
             (None, Some(p)) => merge_list_field(Vec::new(), p, field, opts)?,
             (Some(c), Some(p)) => merge_list_field(c, p, field, opts)?,
             (None, None) => continue,
@@ -397,8 +439,9 @@ fn merge_ordered_lists(
         } else {
             None
         };
-        let (in_order, server_only) = partition(merged, order, key)?;
-        let ordered = normalize_element_order(in_order, server_only, order, &current, key)?;
+        let (in_order, server_only) = partition(merged.items, order, key)?;
+        let ordered =
+            normalize_element_order(in_order, server_only, order, &merged.live_order, key)?;
         original.insert(name.clone(), Value::Array(ordered));
         patch.remove(&name);
     }
@@ -701,6 +744,39 @@ mod tests {
             err.message()
                 .contains("doesn't match $setElementOrder list"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn live_only_elements_keep_their_place_around_deletions_and_additions() {
+        // `c` exists only live; `a` is deleted and `d` added. Upstream puts
+        // `d` in the slot `a` freed, i.e. after `c`.
+        let out = apply(
+            json!({"spec": {"containers": [
+                {"name": "a"}, {"name": "b", "x": 1}, {"name": "c", "y": 2}
+            ]}}),
+            json!({"spec": {
+                "$setElementOrder/containers": [{"name": "b"}, {"name": "d"}],
+                "containers": [{"name": "d"}, {"name": "a", "$patch": "delete"}]
+            }}),
+            &pod(),
+        );
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name": "b", "x": 1}, {"name": "c", "y": 2}, {"name": "d"}])
+        );
+        // Without a deletion the new element goes before the live-only one.
+        let out = apply(
+            json!({"spec": {"containers": [{"name": "b"}, {"name": "c"}]}}),
+            json!({"spec": {
+                "$setElementOrder/containers": [{"name": "b"}, {"name": "d"}],
+                "containers": [{"name": "d"}]
+            }}),
+            &pod(),
+        );
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name": "b"}, {"name": "d"}, {"name": "c"}])
         );
     }
 

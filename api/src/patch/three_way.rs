@@ -232,6 +232,14 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!({"name": "log", "$patch": "delete"})));
+        let web_patch = tpl["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "web")
+            .unwrap();
+        assert_eq!(web_patch["env"], json!([{"name": "B", "$patch": "delete"}]));
+        assert_eq!(web_patch["$setElementOrder/env"], json!([{"name": "A"}]));
         assert_eq!(patch["metadata"]["labels"], json!({"team": null}));
         assert_eq!(patch["metadata"]["annotations"]["note"], Value::Null);
 
@@ -276,6 +284,24 @@ mod tests {
             }}})
         );
         assert_eq!(next["metadata"]["labels"]["extra"], "kept");
+    }
+
+    #[test]
+    fn list_elements_added_live_survive() {
+        let v1 = manifest_v1();
+        let mut live = live_from(&with_last_applied(&v1));
+        live["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "INJECTED", "value": "by-webhook"}));
+        let mut v2 = v1.clone();
+        v2["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "A", "value": "9"}]);
+        let (_, next) = apply_cycle(Some(&v1), &v2, &live);
+        assert_eq!(
+            next["spec"]["template"]["spec"]["containers"][0]["env"],
+            json!([{"name": "A", "value": "9"}, {"name": "INJECTED", "value": "by-webhook"}])
+        );
     }
 
     #[test]

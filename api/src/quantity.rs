@@ -153,7 +153,7 @@ impl std::str::FromStr for ParsedQuantity {
 }
 
 impl ParsedQuantity {
-    /// A value given in nano units, saturating at the representable range.
+    /// A value given in nano units.
     pub fn from_nanos(nanos: i128, format: QuantityFormat) -> ParsedQuantity {
         ParsedQuantity { nanos, format }
     }

@@ -43,6 +43,10 @@ struct Flags {
     /// How often watches that asked for bookmarks receive one.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     watch_bookmark_interval: Duration,
+    /// Events each resource's watch cache keeps in memory; older resumes
+    /// are served from storage (or get 410 Gone once compacted).
+    #[arg(long, default_value_t = tug_apiserver::watch_cache::DEFAULT_CACHE_CAPACITY)]
+    watch_cache_size: usize,
     /// Log format: `text` or `json`.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -118,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
         service_cluster_ip_range: flags.service_cluster_ip_range,
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
+        watch_cache_size: flags.watch_cache_size,
     };
     let server = ApiServer::start(storage, config).await?;
     let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);

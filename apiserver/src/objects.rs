@@ -93,20 +93,6 @@ fn blocking_finalizers(info: &ResourceInfo, object: &Value) -> usize {
     finalizers_of(object).len() + spec
 }
 
-/// The object's resourceVersion as the client sent it, if any.
-fn requested_revision(info: &ResourceInfo, object: &Value) -> ApiResult<Option<i64>> {
-    let rv = meta_str(object, "resourceVersion");
-    if rv.is_empty() {
-        return Ok(None);
-    }
-    rv.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::bad_request(format!(
-            "invalid resourceVersion {rv:?} for {}: must be an integer",
-            info.plural
-        ))
-    })
-}
-
 /// The outcome of one [`Objects::try_update`] attempt.
 pub enum Attempt {
     /// Stored (or nothing to store); the object as it now is.

@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub service_node_port_range: RangeInclusive<u16>,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Events each resource's watch cache keeps in memory.
+    pub watch_cache_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +36,7 @@ impl Default for ServerConfig {
             service_cluster_ip_range: "10.96.0.0/12".parse().expect("valid default range"),
             service_node_port_range: 30000..=32767,
             bookmark_interval: Duration::from_secs(60),
+            watch_cache_size: crate::watch_cache::DEFAULT_CACHE_CAPACITY,
         }
     }
 }
@@ -58,7 +61,8 @@ impl ApiServer {
         let mut caches = HashMap::new();
         for h in registry.all() {
             let info = h.info();
-            let cache = WatchCache::start(h.clone(), storage.clone()).await?;
+            let cache =
+                WatchCache::start(h.clone(), storage.clone(), config.watch_cache_size).await?;
             caches.insert((info.group, info.plural), cache);
         }
         let services = ServiceAllocator::new(

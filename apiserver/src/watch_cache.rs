@@ -18,8 +18,8 @@ use crate::objects::{decode_bytes, decode_kv};
 use crate::registry::{Handler, ObjectAttrs};
 use crate::storage::{Storage, StorageError, WatchEvent};
 
-/// Events kept in memory per resource.
-const CACHE_CAPACITY: usize = 4096;
+/// Events kept in memory per resource unless configured otherwise.
+pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
 /// How far a watcher may fall behind the newest event before it is cut off.
 const WATCHER_BACKLOG: usize = 2048;
 
@@ -142,14 +142,17 @@ pub struct WatchCache {
     handler: Handler,
     storage: Arc<dyn Storage>,
     prefix: String,
+    capacity: usize,
     state: Mutex<CacheState>,
 }
 
 impl WatchCache {
-    /// Start caching `handler`'s resource from the current revision.
+    /// Start caching `handler`'s resource from the current revision,
+    /// keeping the last `capacity` events in memory.
     pub async fn start(
         handler: Handler,
         storage: Arc<dyn Storage>,
+        capacity: usize,
     ) -> Result<Arc<WatchCache>, StorageError> {
         let start = storage.current_revision().await?;
         let prefix = handler.info().prefix("");
@@ -158,6 +161,7 @@ impl WatchCache {
             handler,
             storage,
             prefix,
+            capacity: capacity.max(1),
             state: Mutex::new(CacheState {
                 events: VecDeque::new(),
                 oldest: start,
@@ -231,7 +235,7 @@ impl WatchCache {
             return;
         }
         s.newest = event.revision;
-        if s.events.len() == CACHE_CAPACITY {
+        if s.events.len() >= self.capacity {
             if let Some(evicted) = s.events.pop_front() {
                 s.oldest = evicted.revision;
             }

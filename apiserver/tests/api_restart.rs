@@ -25,6 +25,8 @@ async fn restart_keeps_objects_and_resource_versions_increase() {
     let before = api.get(CM).await.ok();
     // Kill -9: no graceful shutdown.
     server.restart().expect("restart");
+    // A new client: the old one's pooled connections died with the process.
+    let api = Api::new(&server.url);
     let after = api.get(CM).await.ok();
     assert_eq!(
         before["items"], after["items"],

@@ -78,6 +78,32 @@ async fn resume_replays_exactly_the_missed_events() {
 }
 
 #[tokio::test]
+async fn resume_older_than_the_watch_cache_is_served_from_storage() {
+    let server = start_with(&["--watch-cache-size", "3"]);
+    let api = Api::new(&server.url);
+    let mut rvs = Vec::new();
+    for i in 0..20 {
+        rvs.push(
+            api.post(CM, &configmap(&format!("s{i:02}"), json!({})))
+                .await
+                .rv(),
+        );
+    }
+    let mut w = api
+        .watch(&format!("{CM}?watch=true&resourceVersion={}", rvs[1]))
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..18 {
+        got.push(name(&w.next_change(WAIT).await.expect("event")));
+    }
+    let want: Vec<String> = (2..20).map(|i| format!("s{i:02}")).collect();
+    assert_eq!(got, want);
+    // And it goes on with live events.
+    api.post(CM, &configmap("live", json!({}))).await.ok();
+    assert_eq!(name(&w.next_change(WAIT).await.unwrap()), "live");
+}
+
+#[tokio::test]
 async fn watch_without_resource_version_starts_with_current_state() {
     let server = start();
     let api = Api::new(&server.url);
@@ -148,7 +174,16 @@ async fn namespaced_watch_sees_only_its_namespace() {
 
 #[tokio::test]
 async fn compacted_resource_version_answers_410_gone() {
-    let server = start_with(&["--compaction-interval", "200ms", "--compaction-retain", "5"]);
+    // A tiny watch cache so the resume point falls out of memory and the
+    // request reaches compacted storage.
+    let server = start_with(&[
+        "--compaction-interval",
+        "200ms",
+        "--compaction-retain",
+        "5",
+        "--watch-cache-size",
+        "5",
+    ]);
     let api = Api::new(&server.url);
     let first = api.post(CM, &configmap("first", json!({}))).await.rv();
     for i in 0..30 {

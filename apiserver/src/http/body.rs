@@ -1,7 +1,8 @@
 //! Request bodies: size limit, content types, JSON or YAML into a JSON value.
 
-use axum::extract::rejection::BytesRejection;
-use bytes::Bytes;
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::Value;
 
@@ -26,17 +27,42 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// The raw body, or the reason it could not be read.
-pub fn bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|e| {
-        if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!(
-                "the request body is too large: limit is {MAX_BODY_BYTES} bytes"
-            ))
-        } else {
-            ApiError::bad_request(format!("could not read the request body: {e}"))
+/// A body over the limit is still read (and discarded) up to this size so
+/// the client, still sending, gets to see the 413 instead of a reset.
+const DRAIN_LIMIT: usize = 4 * MAX_BODY_BYTES;
+
+fn too_large() -> ApiError {
+    ApiError::too_large(format!(
+        "the request body is too large: limit is {MAX_BODY_BYTES} bytes"
+    ))
+}
+
+/// Read the whole body, at most [`MAX_BODY_BYTES`].
+pub async fn read(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        total += chunk.len();
+        if total <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
         }
-    })
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(buf.freeze())
 }
 
 /// Decode a JSON or YAML document (by content type; JSON when unset).

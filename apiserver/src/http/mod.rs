@@ -13,7 +13,7 @@ mod watch;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -46,7 +46,7 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/api/{*rest}", any(dispatch_core))
         .route("/apis/{*rest}", any(dispatch_groups))
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()).into_response() })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::disable())
         .with_state(server)
 }
 
@@ -87,7 +87,7 @@ async fn dispatch_core(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     dispatch(server, true, method, uri, headers, body).await
 }
@@ -97,7 +97,7 @@ async fn dispatch_groups(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     dispatch(server, false, method, uri, headers, body).await
 }
@@ -108,7 +108,7 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let full = uri.path().to_string();
     let rest = full
@@ -138,7 +138,7 @@ async fn dispatch(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let raw = match body::bytes(body) {
+    let raw = match body::read(&headers, body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

@@ -21,8 +21,6 @@ pub struct Params {
     pub allow_watch_bookmarks: Option<String>,
     pub timeout_seconds: Option<i64>,
     pub dry_run: Option<String>,
-    pub field_manager: Option<String>,
-    pub field_validation: Option<String>,
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub orphan_dependents: Option<String>,

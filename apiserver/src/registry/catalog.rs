@@ -3,14 +3,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tug_api::core::ConfigMap;
+use tug_api::core::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 
 use super::typed::Typed;
 use super::Handler;
 
 /// Every served kind, in discovery order.
 pub fn all_kinds() -> Vec<Handler> {
-    vec![Arc::new(Typed::<ConfigMap>::new(&[]))]
+    vec![
+        Arc::new(Typed::<Namespace>::new(&["status", "finalize"])),
+        Arc::new(Typed::<Pod>::new(&["status", "binding"])),
+        Arc::new(Typed::<Node>::new(&["status"])),
+        Arc::new(Typed::<Service>::new(&["status"])),
+        Arc::new(Typed::<Endpoints>::new(&[])),
+        Arc::new(Typed::<Event>::new(&[])),
+        Arc::new(Typed::<ConfigMap>::new(&[])),
+        Arc::new(Typed::<Secret>::new(&[])),
+    ]
 }
 
 /// Handlers by (group, version, plural).

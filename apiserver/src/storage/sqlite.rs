@@ -46,7 +46,7 @@ impl From<rusqlite::Error> for StorageError {
 /// Tuning knobs of [`SqliteStorage`].
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
-    /// Idle read-only connections kept for reuse.
+    /// Read-only connections (reads beyond that many at once queue).
     pub read_connections: usize,
     /// Committed events buffered per watcher; a watcher further behind fails.
     pub watch_buffer: usize,

@@ -7,24 +7,26 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use super::schema::{self, latest_row, Row, ROW_COLUMNS};
 use crate::storage::keys::{list_start, prefix_end};
 use crate::storage::{KeyValue, ListOptions, ListResult, StorageError, StorageResult};
 
-/// Read-only connections, opened on demand and kept for reuse.
+/// At most `size` read-only connections, opened on demand and reused (each
+/// keeps its prepared statements); callers beyond that wait their turn.
 pub(super) struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    max_idle: usize,
+    permits: Arc<Semaphore>,
 }
 
 impl ReadPool {
-    pub fn new(path: &Path, max_idle: usize) -> ReadPool {
+    pub fn new(path: &Path, size: usize) -> ReadPool {
         ReadPool {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
-            max_idle: max_idle.max(1),
+            permits: Arc::new(Semaphore::new(size.max(1))),
         }
     }
 
@@ -34,10 +36,21 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StorageResult<T> + Send + 'static,
     {
-        let pool = self.clone();
-        tokio::task::spawn_blocking(move || pool.with_connection(f))
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| StorageError::Backend(format!("sqlite read task failed: {e}")))?
+            .map_err(|_| StorageError::Backend("sqlite read pool closed".into()))?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // Held until the connection is back in the pool, even if the
+            // caller gave up waiting.
+            let _permit = permit;
+            pool.with_connection(f)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(format!("sqlite read task failed: {e}")))?
     }
 
     fn with_connection<T>(
@@ -50,10 +63,7 @@ impl ReadPool {
             None => schema::open_reader(&self.path)?,
         };
         let result = f(&mut conn);
-        let mut idle = self.lock();
-        if idle.len() < self.max_idle {
-            idle.push(conn);
-        }
+        self.lock().push(conn);
         result
     }
 

@@ -2,7 +2,7 @@
 //! to the current object.
 
 use serde_json::Value;
-use tug_api::patch::{self, PatchSchema};
+use tug_api::patch::{self, PatchError, PatchSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceInfo;
@@ -28,6 +28,19 @@ impl PatchType {
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
             ))),
         }
+    }
+}
+
+/// A malformed patch is the client's syntax error (400); a well-formed one
+/// that does not apply to this object (a failed `test`, a missing path) is 422.
+fn patch_error(e: PatchError) -> ApiError {
+    match e {
+        PatchError::Malformed(m) => ApiError::bad_request(format!("the patch is malformed: {m}")),
+        PatchError::Failed(m) => ApiError(tug_api::Status::failure(
+            422,
+            "Invalid",
+            format!("the patch could not be applied: {m}"),
+        )),
     }
 }
 
@@ -60,11 +73,7 @@ pub fn apply(
                 ));
             }
             let schema = PatchSchema::for_kind(info.group, info.kind);
-            patch::strategic_merge_patch(current, patch_doc, &schema).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "the strategic merge patch could not be applied: {e}"
-                ))
-            })
+            patch::strategic_merge_patch(current, patch_doc, &schema).map_err(patch_error)
         }
     }
 }

@@ -192,3 +192,98 @@ fn validate_status(s: &ReplicaSetStatus) -> FieldErrors {
     }
     .validate()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn rs() -> ReplicaSet {
+        let mut r: ReplicaSet = decode_strict(serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "web-5d4f8", "namespace": "default",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                    "uid": "d1", "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web", "pod-template-hash": "5d4f8"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web", "pod-template-hash": "5d4f8"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}
+                }
+            }
+        }))
+        .unwrap();
+        r.apply_defaults();
+        r
+    }
+
+    fn lines(errs: &FieldErrors) -> Vec<String> {
+        errs.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let r = rs();
+        assert_eq!(r.spec.replicas, Some(1));
+        assert_eq!(
+            r.spec.template.spec.containers[0].image_pull_policy,
+            "Always"
+        );
+        assert_eq!(lines(&r.validate()), Vec::<String>::new());
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], serde_json::json!({"replicas": 0}));
+        assert_eq!(r.field_value("status.replicas").as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn shared_workload_rules() {
+        let mut r = rs();
+        r.spec.replicas = Some(-3);
+        r.spec.template.spec.active_deadline_seconds = Some(10);
+        r.spec.template.spec.containers[0].name = "Web".into();
+        let l = lines(&r.validate());
+        assert_eq!(
+            l[0],
+            "spec.replicas: Invalid value: -3: must be greater than or equal to 0"
+        );
+        assert!(l[1].starts_with(r#"spec.template.spec.containers[0].name: Invalid value: "Web""#));
+        assert_eq!(
+            l[2],
+            "spec.template.spec.activeDeadlineSeconds: Invalid value: 10: activeDeadlineSeconds in ReplicaSet is not Supported"
+        );
+    }
+
+    #[test]
+    fn selector_immutable_status_separate() {
+        let old = rs();
+        let mut new = old.clone();
+        new.spec
+            .selector
+            .as_mut()
+            .unwrap()
+            .match_labels
+            .remove("pod-template-hash");
+        assert_eq!(
+            lines(&new.validate_update(&old)),
+            vec![r#"spec.selector: Invalid value: "app=web": field is immutable"#]
+        );
+
+        let mut status = old.clone();
+        status.status.replicas = 1;
+        status.status.ready_replicas = 1;
+        status.status.available_replicas = 2;
+        status.spec.replicas = Some(9);
+        let stored = status.status_update(&old);
+        assert_eq!(stored.spec.replicas, Some(1));
+        assert_eq!(
+            lines(&stored.validate_update(&old)),
+            vec![
+                "status.availableReplicas: Invalid value: 2: cannot be greater than status.replicas",
+                "status.availableReplicas: Invalid value: 2: cannot be greater than readyReplicas",
+            ]
+        );
+        assert_eq!(stored.status_replicas(), 1);
+        assert_eq!(old.selector_string(), "app=web,pod-template-hash=5d4f8");
+    }
+}

@@ -104,3 +104,74 @@ impl Strategy for Scale {
         errs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apps::{ReplicaSet, ReplicaSetSpec};
+    use crate::meta::{LabelSelector, LabelSelectorRequirement};
+
+    fn rs() -> ReplicaSet {
+        ReplicaSet {
+            metadata: ObjectMeta {
+                name: "web-abc".into(),
+                namespace: "default".into(),
+                uid: "u1".into(),
+                resource_version: "7".into(),
+                ..Default::default()
+            },
+            spec: ReplicaSetSpec {
+                replicas: Some(3),
+                selector: Some(LabelSelector {
+                    match_labels: [("app".to_string(), "web".to_string())].into(),
+                    match_expressions: vec![
+                        LabelSelectorRequirement {
+                            key: "tier".into(),
+                            operator: "In".into(),
+                            values: vec!["fe".into(), "be".into()],
+                        },
+                        LabelSelectorRequirement {
+                            key: "canary".into(),
+                            operator: "DoesNotExist".into(),
+                            values: vec![],
+                        },
+                        LabelSelectorRequirement {
+                            key: "env".into(),
+                            operator: "Exists".into(),
+                            values: vec![],
+                        },
+                    ],
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scale_of_a_replicaset() {
+        let mut r = rs();
+        r.status.replicas = 2;
+        let s = Scale::of(&r);
+        assert_eq!(s.api_version, "autoscaling/v1");
+        assert_eq!(s.kind, "Scale");
+        assert_eq!(s.metadata.resource_version, "7");
+        assert_eq!(s.spec.replicas, 3);
+        assert_eq!(s.status.replicas, 2);
+        assert_eq!(s.status.selector, "app=web,!canary,env,tier in (be,fe)");
+        let mut s2 = s.clone();
+        s2.spec.replicas = 5;
+        s2.apply_to(&mut r);
+        assert_eq!(r.spec.replicas, Some(5));
+    }
+
+    #[test]
+    fn negative_replicas_rejected() {
+        let mut s = Scale::of(&rs());
+        s.spec.replicas = -2;
+        assert_eq!(
+            s.validate()[0].to_string(),
+            "spec.replicas: Invalid value: -2: must be greater than or equal to 0"
+        );
+    }
+}

@@ -108,3 +108,50 @@ pub fn validate_lease_spec(spec: &LeaseSpec) -> FieldErrors {
     }
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn lease() -> Lease {
+        decode_strict(serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "node-1", "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40,
+                "renewTime": "2024-05-01T10:00:00.123456Z", "leaseTransitions": 0}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trips_micro_time() {
+        let l = lease();
+        assert_eq!(l.validate(), vec![]);
+        let v = serde_json::to_value(&l).unwrap();
+        assert_eq!(v["spec"]["renewTime"], "2024-05-01T10:00:00.123456Z");
+        assert_eq!(v["spec"]["leaseTransitions"], 0);
+        assert_eq!(
+            <Lease as crate::resource::Resource>::api_version(),
+            "coordination.k8s.io/v1"
+        );
+    }
+
+    #[test]
+    fn durations_positive_transitions_non_negative() {
+        let mut l = lease();
+        l.spec.lease_duration_seconds = Some(0);
+        l.spec.lease_transitions = Some(-1);
+        l.spec.preferred_holder = Some("node-2".into());
+        let lines: Vec<String> = l.validate().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0",
+                "spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0",
+                "spec.preferredHolder: Forbidden: may only be specified if `strategy` is defined",
+            ]
+        );
+    }
+}

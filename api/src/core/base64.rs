@@ -34,9 +34,14 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
         .filter(|(_, c)| *c != b'\r' && *c != b'\n')
         .collect();
     let illegal = |pos: usize| format!("illegal base64 data at input byte {pos}");
+    let in_alphabet = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
+    // Bad characters are reported where they are, as Go's decoder reaches
+    // them; only then does a short final group count.
+    if let Some((pos, _)) = bytes.iter().find(|(_, c)| !in_alphabet(*c)) {
+        return Err(illegal(*pos));
+    }
     if !bytes.len().is_multiple_of(4) {
-        let pos = bytes.last().map(|(i, _)| i + 1).unwrap_or(0);
-        return Err(illegal(pos.min(text.len())));
+        return Err(illegal(text.len()));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
     let groups = bytes.len() / 4;

@@ -54,3 +54,40 @@ impl Strategy for Binding {
         errs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::Resource;
+
+    #[test]
+    fn target_is_a_named_node() {
+        let mut b = Binding {
+            metadata: ObjectMeta {
+                name: "web-1".into(),
+                namespace: "default".into(),
+                ..Default::default()
+            },
+            target: ObjectReference {
+                kind: "Node".into(),
+                name: "node-1".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(b.validate(), vec![]);
+        b.target.kind = "Pod".into();
+        b.target.name.clear();
+        let lines: Vec<String> = b.validate().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                r#"target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>""#,
+                "target.name: Required value",
+            ]
+        );
+        b.set_type_meta();
+        assert_eq!((b.api_version.as_str(), b.kind.as_str()), ("v1", "Binding"));
+        assert_eq!(Binding::PLURAL, "bindings");
+    }
+}

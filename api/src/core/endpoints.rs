@@ -153,3 +153,62 @@ fn address(p: &str, a: &EndpointAddress) -> FieldErrors {
     }
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn ep() -> Endpoints {
+        let mut e: Endpoints = decode_strict(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "subsets": [{
+                "addresses": [{"ip": "10.244.1.5", "nodeName": "node-1",
+                    "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default", "uid": "u1"}}],
+                "notReadyAddresses": [{"ip": "10.244.2.7"}],
+                "ports": [{"name": "http", "port": 8080}, {"name": "metrics", "port": 9100, "protocol": "TCP"}]
+            }]
+        }))
+        .unwrap();
+        e.apply_defaults();
+        e
+    }
+
+    fn lines(errs: &FieldErrors) -> Vec<String> {
+        errs.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn valid_and_defaulted() {
+        let e = ep();
+        assert_eq!(e.subsets[0].ports[0].protocol, "TCP");
+        assert_eq!(lines(&e.validate()), Vec::<String>::new());
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["subsets"][0]["addresses"][0]["targetRef"]["kind"], "Pod");
+        assert_eq!(v["subsets"][0]["notReadyAddresses"][0]["ip"], "10.244.2.7");
+    }
+
+    #[test]
+    fn addresses_and_ports() {
+        let mut e = ep();
+        e.subsets[0].addresses[0].ip = "10.244.1".into();
+        e.subsets[0].not_ready_addresses[0].ip = "127.0.0.1".into();
+        e.subsets[0].ports[1].name.clear();
+        e.subsets[0].ports[0].port = 0;
+        assert_eq!(
+            lines(&e.validate()),
+            vec![
+                r#"subsets[0].addresses[0].ip: Invalid value: "10.244.1": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#,
+                r#"subsets[0].notReadyAddresses[0].ip: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)"#,
+                "subsets[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+                "subsets[0].ports[1].name: Required value",
+            ]
+        );
+        e.subsets[0].addresses.clear();
+        e.subsets[0].not_ready_addresses.clear();
+        assert!(lines(&e.validate()).contains(
+            &"subsets[0]: Required value: must specify `addresses` or `notReadyAddresses`"
+                .to_string()
+        ));
+    }
+}

@@ -175,3 +175,102 @@ fn validate_event(ev: &Event) -> FieldErrors {
     }
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn event() -> Event {
+        decode_strict(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "web-1.17c", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web-1",
+                "uid": "u1", "apiVersion": "v1", "resourceVersion": "42",
+                "fieldPath": "spec.containers{web}"},
+            "reason": "Pulled",
+            "message": "Container image \"nginx:1.27\" already present on machine",
+            "source": {"component": "kubelet", "host": "node-1"},
+            "firstTimestamp": "2024-05-01T10:00:00Z",
+            "lastTimestamp": "2024-05-01T10:00:00Z",
+            "count": 1,
+            "type": "Normal",
+            "eventTime": null,
+            "reportingComponent": "kubelet",
+            "reportingInstance": "node-1"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn decodes_validates_and_selects() {
+        let e = event();
+        assert_eq!(e.validate(), vec![]);
+        assert_eq!(e.field_value("involvedObject.kind").as_deref(), Some("Pod"));
+        assert_eq!(
+            e.field_value("involvedObject.name").as_deref(),
+            Some("web-1")
+        );
+        assert_eq!(e.field_value("involvedObject.uid").as_deref(), Some("u1"));
+        assert_eq!(
+            e.field_value("involvedObject.fieldPath").as_deref(),
+            Some("spec.containers{web}")
+        );
+        assert_eq!(
+            e.field_value("involvedObject.resourceVersion").as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            e.field_value("involvedObject.apiVersion").as_deref(),
+            Some("v1")
+        );
+        assert_eq!(
+            e.field_value("involvedObject.namespace").as_deref(),
+            Some("default")
+        );
+        assert_eq!(e.field_value("reason").as_deref(), Some("Pulled"));
+        assert_eq!(e.field_value("source").as_deref(), Some("kubelet"));
+        assert_eq!(e.field_value("type").as_deref(), Some("Normal"));
+        assert_eq!(
+            e.field_value("reportingComponent").as_deref(),
+            Some("kubelet")
+        );
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["source"]["host"], "node-1");
+        assert_eq!(v["count"], 1);
+    }
+
+    #[test]
+    fn namespace_must_match_involved_object() {
+        let mut e = event();
+        e.involved_object.namespace = "other".into();
+        assert_eq!(
+            e.validate()[0].to_string(),
+            r#"involvedObject.namespace: Invalid value: "other": does not match event.namespace"#
+        );
+    }
+
+    #[test]
+    fn new_style_events_name_their_reporter() {
+        let mut e = event();
+        e.event_time = Some(MicroTime::now());
+        e.reporting_component.clear();
+        e.action.clear();
+        let lines: Vec<String> = e.validate().iter().map(|x| x.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "reportingComponent: Required value",
+                "action: Required value"
+            ]
+        );
+        let mut updated = event();
+        updated.count = 2;
+        assert_eq!(
+            updated.validate_update(&event()),
+            vec![],
+            "the recorder bumps count"
+        );
+    }
+}

@@ -190,3 +190,95 @@ fn phase_matches_deletion(ns: &Namespace) -> FieldErrors {
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(name: &str) -> Namespace {
+        let mut n = Namespace {
+            metadata: ObjectMeta {
+                name: name.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        n.apply_defaults();
+        n
+    }
+
+    #[test]
+    fn create_sets_active_phase_finalizer_and_name_label() {
+        let mut n = ns("team-a");
+        n.status.phase = "Terminating".into();
+        n.prepare_for_create();
+        assert_eq!(n.status.phase, "Active");
+        assert_eq!(n.spec.finalizers, vec!["kubernetes"]);
+        assert_eq!(n.metadata.labels[NAMESPACE_NAME_LABEL], "team-a");
+        assert_eq!(n.validate(), vec![]);
+        assert_eq!(n.field_value("status.phase").as_deref(), Some("Active"));
+    }
+
+    #[test]
+    fn name_is_a_dns1123_label() {
+        let n = ns("team.a");
+        let errs = n.validate();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0]
+            .to_string()
+            .starts_with(r#"metadata.name: Invalid value: "team.a": a lowercase RFC 1123 label"#));
+        let namespaced = Namespace {
+            metadata: ObjectMeta {
+                name: "x".into(),
+                namespace: "default".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            namespaced.validate()[0].to_string(),
+            "metadata.namespace: Forbidden: not allowed on this type"
+        );
+    }
+
+    #[test]
+    fn name_is_immutable_and_status_follows_deletion() {
+        let mut old = ns("team-a");
+        old.prepare_for_create();
+        let mut renamed = old.clone();
+        renamed.metadata.name = "team-b".into();
+        assert_eq!(
+            renamed.validate_update(&old)[0].to_string(),
+            r#"metadata.name: Invalid value: "team-b": field is immutable"#
+        );
+
+        let mut status = old.clone();
+        status.status.phase = "Terminating".into();
+        let stored = status.status_update(&old);
+        assert_eq!(
+            stored.validate_update(&old)[0].to_string(),
+            r#"status.phase: Invalid value: "Terminating": may only be 'Active' if `deletionTimestamp` is empty"#
+        );
+
+        let mut main = old.clone();
+        main.spec.finalizers.clear();
+        main.status.phase = "Terminating".into();
+        main.prepare_for_update(&old);
+        assert_eq!(
+            main.spec.finalizers,
+            vec!["kubernetes"],
+            "finalizers change via /finalize"
+        );
+        assert_eq!(main.status.phase, "Active");
+    }
+
+    #[test]
+    fn finalizer_names() {
+        let mut n = ns("a");
+        n.spec.finalizers = vec!["custom".into(), "example.com/cleanup".into()];
+        assert_eq!(
+            n.validate()[0].to_string(),
+            r#"spec.finalizers[0]: Invalid value: "custom": name is neither a standard finalizer name nor is it fully qualified"#
+        );
+    }
+}

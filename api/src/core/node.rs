@@ -392,3 +392,135 @@ fn dual_stack_pair(cidrs: &[String]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn node() -> Node {
+        let v = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+            "spec": {"podCIDR": "10.244.1.0/24"},
+            "status": {
+                "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                "conditions": [{"type": "Ready", "status": "True",
+                    "lastHeartbeatTime": "2024-05-01T10:00:00Z",
+                    "lastTransitionTime": "2024-05-01T09:00:00Z",
+                    "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+                "addresses": [{"type": "InternalIP", "address": "192.168.1.10"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {"machineID": "m", "systemUUID": "u", "bootID": "b",
+                    "kernelVersion": "6.1", "osImage": "Debian", "containerRuntimeVersion": "runc://1.1",
+                    "kubeletVersion": "v1.33.0", "kubeProxyVersion": "v1.33.0",
+                    "operatingSystem": "linux", "architecture": "amd64"},
+                "images": [{"names": ["nginx:1.27"], "sizeBytes": 1000}]
+            }
+        });
+        let mut n: Node = decode_strict(v).unwrap();
+        n.apply_defaults();
+        n
+    }
+
+    fn lines(errs: &FieldErrors) -> Vec<String> {
+        errs.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn registration_keeps_status_and_defaults_allocatable() {
+        let mut n = node();
+        n.prepare_for_create();
+        assert_eq!(n.status.allocatable["pods"].0, "110");
+        assert_eq!(n.spec.pod_cidrs, vec!["10.244.1.0/24"]);
+        assert_eq!(n.status.conditions[0].reason, "KubeletReady");
+        assert_eq!(lines(&n.validate()), Vec::<String>::new());
+        let v = serde_json::to_value(&n).unwrap();
+        assert_eq!(
+            v["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+            10250
+        );
+        assert_eq!(v["status"]["nodeInfo"]["kubeletVersion"], "v1.33.0");
+        assert_eq!(v["spec"]["podCIDR"], "10.244.1.0/24");
+    }
+
+    #[test]
+    fn taints_and_cidrs() {
+        let mut n = node();
+        n.spec.taints = vec![
+            Taint {
+                key: "dedicated".into(),
+                value: "gpu".into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            },
+            Taint {
+                key: "dedicated".into(),
+                value: "other".into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            },
+            Taint {
+                key: "x".into(),
+                effect: "Never".into(),
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            lines(&n.validate()),
+            vec![
+                r#"spec.taints[1]: Duplicate value: "dedicated:NoSchedule": taints must be unique by key and effect pair"#,
+                r#"spec.taints[2].effect: Unsupported value: "Never": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute""#,
+            ]
+        );
+        let mut n = node();
+        n.spec.pod_cidr = "10.244.1.0/33".into();
+        n.spec.pod_cidrs = vec![n.spec.pod_cidr.clone()];
+        assert_eq!(
+            lines(&n.validate())[0],
+            r#"spec.podCIDR: Invalid value: "10.244.1.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"#
+        );
+    }
+
+    #[test]
+    fn pod_cidr_may_only_be_set_once() {
+        let mut unset = node();
+        unset.spec.pod_cidr.clear();
+        unset.spec.pod_cidrs.clear();
+        let set = node();
+        assert_eq!(lines(&set.validate_update(&unset)), Vec::<String>::new());
+        let mut changed = node();
+        changed.spec.pod_cidr = "10.244.2.0/24".into();
+        changed.spec.pod_cidrs = vec!["10.244.2.0/24".into()];
+        assert_eq!(
+            lines(&changed.validate_update(&set)),
+            vec![
+                r#"spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid"#,
+                r#"spec.podCIDR: Forbidden: node updates may not change podCIDR except from "" to valid"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn status_and_spec_are_written_separately() {
+        let old = node();
+        let mut cordon = old.clone();
+        cordon.spec.unschedulable = true;
+        cordon.status.conditions.clear();
+        cordon.prepare_for_update(&old);
+        assert!(cordon.spec.unschedulable);
+        assert_eq!(cordon.status, old.status);
+        assert_eq!(
+            cordon.field_value("spec.unschedulable").as_deref(),
+            Some("true")
+        );
+
+        let mut heartbeat = old.clone();
+        heartbeat.spec.unschedulable = true;
+        heartbeat.status.conditions[0].status = "False".into();
+        let stored = heartbeat.status_update(&old);
+        assert!(!stored.spec.unschedulable);
+        assert_eq!(stored.status.conditions[0].status, "False");
+    }
+}

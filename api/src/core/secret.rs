@@ -208,3 +208,110 @@ fn validate_data(s: &Secret) -> FieldErrors {
     }
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_strict;
+
+    fn secret(json: serde_json::Value) -> Secret {
+        let mut s: Secret = decode_strict(json).unwrap();
+        s.apply_defaults();
+        s
+    }
+
+    fn lines(errs: &FieldErrors) -> Vec<String> {
+        errs.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn string_data_is_merged_into_data() {
+        let mut s = secret(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "data": {"username": "YWRtaW4=", "password": "b2xk"},
+            "stringData": {"password": "s3cret", "host": "db.local"}
+        }));
+        assert_eq!(s.type_, "Opaque");
+        s.prepare_for_create();
+        assert!(s.string_data.is_empty(), "never stored");
+        assert_eq!(s.data["username"], "YWRtaW4=");
+        assert_eq!(
+            s.data["password"],
+            base64::encode(b"s3cret"),
+            "stringData wins"
+        );
+        assert_eq!(s.decoded("host").unwrap(), b"db.local");
+        assert_eq!(lines(&s.validate()), Vec::<String>::new());
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(v.get("stringData").is_none());
+        assert_eq!(v["type"], "Opaque");
+    }
+
+    #[test]
+    fn data_must_be_base64() {
+        let s = secret(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "data": {"password": "not base64!"}
+        }));
+        assert_eq!(
+            lines(&s.validate()),
+            vec![
+                r#"data[password]: Invalid value: "<secret contents redacted>": illegal base64 data at input byte 3"#
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_size_and_types() {
+        let mut s = secret(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "data": {"bad key": "YQ=="}
+        }));
+        assert_eq!(
+            lines(&s.validate()),
+            vec![
+                r#"data[bad key]: Invalid value: "bad key": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"#
+            ]
+        );
+        s.data.clear();
+        s.set_decoded("blob", &vec![0u8; MAX_SECRET_SIZE + 1]);
+        assert_eq!(
+            lines(&s.validate()),
+            vec!["data: Too long: may not be more than 1048576 bytes"]
+        );
+        s.data.clear();
+        s.type_ = "kubernetes.io/tls".into();
+        s.set_decoded("tls.crt", b"cert");
+        assert_eq!(lines(&s.validate()), vec!["data[tls.key]: Required value"]);
+    }
+
+    #[test]
+    fn immutable_secrets_and_type() {
+        let mut old = secret(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "stringData": {"password": "a"},
+            "immutable": true
+        }));
+        old.prepare_for_create();
+        let mut new = old.clone();
+        new.string_data.insert("password".into(), "b".into());
+        new.prepare_for_update(&old);
+        assert_eq!(
+            lines(&new.validate_update(&old)),
+            vec!["data: Forbidden: field is immutable when `immutable` is set"]
+        );
+        let mut retyped = old.clone();
+        retyped.type_ = "kubernetes.io/basic-auth".into();
+        retyped.set_decoded("username", b"u");
+        retyped.data.remove("password");
+        let l = lines(&retyped.validate_update(&old));
+        assert!(
+            l.contains(
+                &r#"type: Invalid value: "kubernetes.io/basic-auth": field is immutable"#
+                    .to_string()
+            ),
+            "{l:#?}"
+        );
+        assert_eq!(old.field_value("type").as_deref(), Some("Opaque"));
+    }
+}

@@ -125,9 +125,12 @@ impl Strategy for ReplicaSet {
         self.status = old.status.clone();
     }
 
+    /// The stored object with this status, defaulted as every written body
+    /// is (e.g. `podIP`/`podIPs` and `allocatable` kept in step).
     fn status_update(&self, old: &Self) -> Self {
         let mut out = old.clone();
         out.status = self.status.clone();
+        out.apply_defaults();
         out
     }
 

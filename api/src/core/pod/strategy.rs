@@ -45,9 +45,12 @@ impl Strategy for Pod {
         self.status = old.status.clone();
     }
 
+    /// The stored object with this status, defaulted as every written body
+    /// is (e.g. `podIP`/`podIPs` and `allocatable` kept in step).
     fn status_update(&self, old: &Self) -> Self {
         let mut out = old.clone();
         out.status = self.status.clone();
+        out.apply_defaults();
         out
     }
 
@@ -176,8 +179,13 @@ spec:
         let mut report = old.clone();
         report.spec.containers[0].image = "evil:1".into();
         report.status.phase = "Succeeded".into();
+        report.status.pod_ip = "10.244.1.5".into();
         let stored = report.status_update(&old);
         assert_eq!(stored.status.phase, "Succeeded");
+        assert_eq!(
+            stored.status.pod_ips[0].ip, "10.244.1.5",
+            "podIPs follows podIP"
+        );
         assert_eq!(stored.spec.containers[0].image, "nginx:1.27");
     }
 

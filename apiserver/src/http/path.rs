@@ -65,7 +65,7 @@ pub fn parse(registry: &Registry, core: bool, rest: &str, full: &str) -> ApiResu
             .filter(|h| h.info().namespaced)
             .cloned()
     };
-    let is_core_namespaces = |p: &str| group.is_empty() && p == "namespaces";
+    let is_namespaces_segment = |p: &str| p == "namespaces";
     let target = match tail {
         [] => return Ok(Route::GroupVersion { group, version }),
         [plural] => Target {
@@ -76,7 +76,7 @@ pub fn parse(registry: &Registry, core: bool, rest: &str, full: &str) -> ApiResu
         },
         [plural, name] => cluster_object(lookup(plural)?, name, None, full)?,
         [ns_word, ns, plural]
-            if is_core_namespaces(ns_word) && namespaced_lookup(plural).is_some() =>
+            if is_namespaces_segment(ns_word) && namespaced_lookup(plural).is_some() =>
         {
             Target {
                 handler: namespaced_lookup(plural).ok_or_else(|| ApiError::no_route(full))?,
@@ -86,13 +86,13 @@ pub fn parse(registry: &Registry, core: bool, rest: &str, full: &str) -> ApiResu
             }
         }
         [plural, name, sub] => cluster_object(lookup(plural)?, name, Some(sub), full)?,
-        [ns_word, ns, plural, name] if is_core_namespaces(ns_word) => Target {
+        [ns_word, ns, plural, name] if is_namespaces_segment(ns_word) => Target {
             handler: namespaced_lookup(plural).ok_or_else(|| ApiError::no_route(full))?,
             namespace: check_segment(ns)?.to_string(),
             name: Some(check_segment(name)?.to_string()),
             subresource: None,
         },
-        [ns_word, ns, plural, name, sub] if is_core_namespaces(ns_word) => {
+        [ns_word, ns, plural, name, sub] if is_namespaces_segment(ns_word) => {
             let handler = namespaced_lookup(plural).ok_or_else(|| ApiError::no_route(full))?;
             if !handler.info().has_subresource(sub) {
                 return Err(ApiError::no_route(full));

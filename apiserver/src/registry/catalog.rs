@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tug_api::apps::{Deployment, ReplicaSet};
+use tug_api::coordination::Lease;
 use tug_api::core::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 
 use super::typed::Typed;
@@ -19,6 +21,9 @@ pub fn all_kinds() -> Vec<Handler> {
         Arc::new(Typed::<Event>::new(&[])),
         Arc::new(Typed::<ConfigMap>::new(&[])),
         Arc::new(Typed::<Secret>::new(&[])),
+        Arc::new(Typed::<Deployment>::scalable(&["status", "scale"])),
+        Arc::new(Typed::<ReplicaSet>::scalable(&["status", "scale"])),
+        Arc::new(Typed::<Lease>::new(&[])),
     ]
 }
 

@@ -110,8 +110,10 @@ pub enum StorageError {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// A stream of watch events in revision order. An `Err(Compacted)` item
-/// (only ever first) means the start revision is gone; a `Backend` error
-/// ends the stream.
+/// means history the watch still needed is gone: normally the first item
+/// (the start revision was compacted), but also later if a compaction
+/// overtakes a watch still replaying a long history. Any error ends the
+/// stream (a watcher that falls too far behind gets a `Backend` error).
 pub type WatchStream = Pin<Box<dyn Stream<Item = StorageResult<WatchEvent>> + Send>>;
 
 /// The one interface between the apiserver and its backend. Both backends

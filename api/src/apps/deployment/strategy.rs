@@ -248,6 +248,131 @@ spec:
         assert_eq!(back, nginx());
     }
 
+    const COREDNS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: coredns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, kubernetes.io/name: CoreDNS}
+spec:
+  replicas: 2
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxUnavailable: 1}
+  selector:
+    matchLabels: {k8s-app: kube-dns}
+  template:
+    metadata:
+      labels: {k8s-app: kube-dns}
+      annotations: {prometheus.io/port: "9153"}
+    spec:
+      priorityClassName: system-cluster-critical
+      serviceAccountName: coredns
+      tolerations:
+      - {key: CriticalAddonsOnly, operator: Exists}
+      - {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}
+      nodeSelector: {kubernetes.io/os: linux}
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm:
+              labelSelector:
+                matchExpressions:
+                - {key: k8s-app, operator: In, values: [kube-dns]}
+              topologyKey: kubernetes.io/hostname
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway,
+         labelSelector: {matchLabels: {k8s-app: kube-dns}}}
+      initContainers:
+      - name: wait
+        image: busybox:1.36
+        command: [sh, -c, "true"]
+      containers:
+      - name: coredns
+        image: registry.k8s.io/coredns/coredns:v1.11.1
+        imagePullPolicy: IfNotPresent
+        resources:
+          limits: {memory: 170Mi}
+          requests: {cpu: 100m, memory: 70Mi}
+        args: [-conf, /etc/coredns/Corefile]
+        volumeMounts:
+        - {name: config-volume, mountPath: /etc/coredns, readOnly: true}
+        - {name: tmp, mountPath: /tmp}
+        ports:
+        - {containerPort: 53, name: dns, protocol: UDP}
+        - {containerPort: 53, name: dns-tcp, protocol: TCP}
+        - {containerPort: 9153, name: metrics, protocol: TCP}
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {add: [NET_BIND_SERVICE], drop: [ALL]}
+          readOnlyRootFilesystem: true
+          runAsNonRoot: true
+          runAsUser: 65532
+          seccompProfile: {type: RuntimeDefault}
+        livenessProbe:
+          httpGet: {path: /health, port: 8080, scheme: HTTP}
+          initialDelaySeconds: 60
+          timeoutSeconds: 5
+          successThreshold: 1
+          failureThreshold: 5
+        readinessProbe:
+          httpGet: {path: /ready, port: 8181, scheme: HTTP, httpHeaders: [{name: X-Probe, value: "1"}]}
+        startupProbe:
+          grpc: {port: 9090}
+        lifecycle:
+          preStop:
+            sleep: {seconds: 5}
+      dnsPolicy: Default
+      securityContext:
+        fsGroup: 65532
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "0"}]
+      volumes:
+      - name: config-volume
+        configMap:
+          name: coredns
+          items: [{key: Corefile, path: Corefile}]
+      - name: tmp
+        emptyDir: {medium: Memory, sizeLimit: 64Mi}
+      - name: token
+        projected:
+          sources:
+          - serviceAccountToken: {path: token, expirationSeconds: 3607}
+          - configMap: {name: kube-root-ca.crt, items: [{key: ca.crt, path: ca.crt}]}
+          - downwardAPI:
+              items:
+              - path: namespace
+                fieldRef: {fieldPath: metadata.namespace}
+"#;
+
+    #[test]
+    fn coredns_manifest_decodes_and_validates() {
+        let mut d: Deployment = decode_strict(yaml_value(COREDNS)).expect("decodes");
+        d.apply_defaults();
+        assert_eq!(messages(&d.validate()), Vec::<String>::new());
+        let ru = d.spec.strategy.rolling_update.as_ref().unwrap();
+        assert_eq!(ru.max_unavailable, Some(IntOrString::Int(1)));
+        assert_eq!(ru.max_surge, Some(IntOrString::String("25%".into())));
+        let pod = &d.spec.template.spec;
+        assert_eq!(pod.dns_policy, "Default", "given value kept");
+        assert_eq!(pod.init_containers[0].image_pull_policy, "IfNotPresent");
+        let token = pod.volumes[2].projected.as_ref().unwrap();
+        assert_eq!(token.default_mode, Some(420));
+        let back = serde_json::to_value(&d).unwrap();
+        let c = &back["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+        assert_eq!(c["startupProbe"]["grpc"]["port"], 9090);
+        assert_eq!(c["lifecycle"]["preStop"]["sleep"]["seconds"], 5);
+        assert_eq!(
+            back["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+                ["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+                ["topologyKey"],
+            "kubernetes.io/hostname"
+        );
+        assert_eq!(decode_strict::<Deployment>(back).unwrap(), d);
+    }
+
     #[test]
     fn unknown_field_is_rejected_with_its_path() {
         let text = NGINX.replace("image: nginx:1.27", "imagee: nginx:1.27");

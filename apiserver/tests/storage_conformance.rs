@@ -814,3 +814,109 @@ async fn sqlite_lagging_watcher_fails_without_blocking_writers() {
         next_event(&mut fresh).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_compaction_overtaking_a_replay_fails_the_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(&dir.path().join("state.db")).unwrap();
+    let key = "/registry/a";
+    let mut rev = s.create(key, v("0")).await.unwrap();
+    for i in 1..2500 {
+        rev = s.update(key, v(&i.to_string()), rev).await.unwrap();
+    }
+    let mut w = s.watch("/registry/", 0).await.unwrap();
+    assert_eq!(next_event(&mut w).await.revision(), 1);
+    s.compact(rev).await.unwrap();
+    // What was already read is delivered, then the gap is reported.
+    let mut last = 1;
+    let error = loop {
+        match tokio::time::timeout(DEADLINE, w.next()).await.unwrap() {
+            Some(Ok(event)) => {
+                assert_eq!(event.revision(), last + 1);
+                last = event.revision();
+            }
+            Some(Err(e)) => break e,
+            None => panic!("watch ended without an error"),
+        }
+    };
+    assert!(last < rev);
+    assert!(matches!(error, StorageError::Compacted { compacted, .. } if compacted == rev));
+    assert!(tokio::time::timeout(DEADLINE, w.next())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Environment variable that turns `sqlite_crash_child` into a writer.
+const CRASH_CHILD_DB: &str = "TUG_STORAGE_CRASH_CHILD_DB";
+
+/// The child half of `sqlite_acknowledged_writes_survive_a_kill`: writes
+/// until killed, printing each acknowledged write. A no-op otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_crash_child() {
+    let Some(path) = std::env::var_os(CRASH_CHILD_DB) else {
+        return;
+    };
+    let s = Arc::new(SqliteStorage::open(std::path::Path::new(&path)).unwrap());
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let key = format!("/registry/crash/{t}-{i}");
+                    let rev = s.create(&key, v("x")).await.unwrap();
+                    // Stdout is line-buffered: the line is out once printed.
+                    println!("ACK {key} {rev}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}
+
+#[test]
+fn sqlite_acknowledged_writes_survive_a_kill() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sqlite_crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_DB, &path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some((key, rev)) = line.strip_prefix("ACK ").and_then(|l| l.split_once(' ')) {
+            acked.push((key.to_owned(), rev.parse::<i64>().unwrap()));
+            if acked.len() == 2000 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 2000, "the child stopped writing early");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let s = SqliteStorage::open(&path).unwrap();
+        let mut max = 0;
+        for (key, rev) in &acked {
+            assert_eq!(s.get(key).await.unwrap().mod_revision, *rev, "{key}");
+            max = max.max(*rev);
+        }
+        assert!(s.current_revision().await.unwrap() >= max);
+        assert!(s.create("/registry/after", v("x")).await.unwrap() > max);
+    });
+}

@@ -20,8 +20,8 @@ pub mod core;
 
 pub use intstr::IntOrString;
 pub use meta::{
-    LabelSelector, LabelSelectorRequirement, List, ListMeta, MicroTime, ObjectMeta,
-    OwnerReference, Time,
+    LabelSelector, LabelSelectorRequirement, List, ListMeta, MicroTime, ObjectMeta, OwnerReference,
+    Time,
 };
 pub use quantity::Quantity;
 pub use resource::Resource;

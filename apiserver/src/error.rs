@@ -9,7 +9,7 @@ use crate::storage::StorageError;
 
 /// An error response: a `Status` object.
 #[derive(Debug, Clone)]
-pub struct ApiError(pub Status);
+pub struct ApiError(pub Box<Status>);
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -32,13 +32,19 @@ fn details(plural: &str, group: &str, name: &str) -> StatusDetails {
     }
 }
 
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        ApiError(Box::new(status))
+    }
+}
+
 impl ApiError {
     pub fn code(&self) -> u16 {
         self.0.code
     }
 
     pub fn not_found(plural: &str, group: &str, name: &str) -> Self {
-        ApiError(
+        ApiError::from(
             Status::failure(
                 404,
                 "NotFound",
@@ -49,7 +55,7 @@ impl ApiError {
     }
 
     pub fn already_exists(plural: &str, group: &str, name: &str) -> Self {
-        ApiError(
+        ApiError::from(
             Status::failure(
                 409,
                 "AlreadyExists",
@@ -63,7 +69,7 @@ impl ApiError {
     }
 
     pub fn conflict(plural: &str, group: &str, name: &str, why: &str) -> Self {
-        ApiError(
+        ApiError::from(
             Status::failure(
                 409,
                 "Conflict",
@@ -87,48 +93,48 @@ impl ApiError {
     }
 
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Self {
-        ApiError(invalid_status(kind, group, name, errors))
+        ApiError::from(invalid_status(kind, group, name, errors))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(400, "BadRequest", message))
+        ApiError::from(Status::failure(400, "BadRequest", message))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(403, "Forbidden", message))
+        ApiError::from(Status::failure(403, "Forbidden", message))
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(405, "MethodNotAllowed", message))
+        ApiError::from(Status::failure(405, "MethodNotAllowed", message))
     }
 
     pub fn gone(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(410, "Expired", message))
+        ApiError::from(Status::failure(410, "Expired", message))
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(413, "RequestEntityTooLarge", message))
+        ApiError::from(Status::failure(413, "RequestEntityTooLarge", message))
     }
 
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(415, "UnsupportedMediaType", message))
+        ApiError::from(Status::failure(415, "UnsupportedMediaType", message))
     }
 
     pub fn not_acceptable(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(406, "NotAcceptable", message))
+        ApiError::from(Status::failure(406, "NotAcceptable", message))
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(500, "InternalError", message))
+        ApiError::from(Status::failure(500, "InternalError", message))
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError(Status::failure(503, "ServiceUnavailable", message))
+        ApiError::from(Status::failure(503, "ServiceUnavailable", message))
     }
 
     /// Path does not name anything we serve.
     pub fn no_route(path: &str) -> Self {
-        ApiError(Status::failure(
+        ApiError::from(Status::failure(
             404,
             "NotFound",
             format!("the server could not find the requested resource ({path})"),
@@ -147,7 +153,7 @@ impl ApiError {
             } => Self::gone(format!(
                 "too old resource version: {requested} ({compacted})"
             )),
-            StorageError::FutureRevision(rv) => ApiError(Status::failure(
+            StorageError::FutureRevision(rv) => ApiError::from(Status::failure(
                 504,
                 "Timeout",
                 format!("Too large resource version: {rv}"),
@@ -163,7 +169,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.0.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self.0).unwrap_or_default();
+        let body = serde_json::to_vec(&*self.0).unwrap_or_default();
         (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }

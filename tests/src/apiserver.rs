@@ -35,7 +35,11 @@ impl ApiServerProcess {
         Self::start_with_args(binary, store, &[])
     }
 
-    pub fn start_with_args(binary: &Path, store: Store, extra_args: &[&str]) -> anyhow::Result<Self> {
+    pub fn start_with_args(
+        binary: &Path,
+        store: Store,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let mut server = ApiServerProcess {
             child: None,
@@ -61,7 +65,10 @@ impl ApiServerProcess {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.extra_args)
-            .env("RUST_LOG", std::env::var("TUG_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("TUG_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         if let Store::Etcd(endpoints) = &self.store {

@@ -224,24 +224,21 @@ async fn serve(
         (Some(name), Some("scale"), &Method::GET) => {
             respond(subresources::get_scale(s, &handler, ns, name).await, false)
         }
-        (Some(name), Some("scale"), &Method::PUT) => respond(
-            subresources::update_scale(s, &handler, ns, name, headers, raw, &params, None).await,
-            false,
-        ),
+        (Some(name), Some("scale"), &Method::PUT) => {
+            let result = match body::decode(headers, raw) {
+                Ok(doc) => {
+                    subresources::update_scale(s, &handler, ns, name, doc, None, &params).await
+                }
+                Err(e) => Err(e),
+            };
+            respond(result, false)
+        }
         (Some(name), Some("scale"), &Method::PATCH) => {
-            let result = match PatchType::from_content_type(&body::content_type(headers)) {
-                Ok(pt) => {
-                    subresources::update_scale(
-                        s,
-                        &handler,
-                        ns,
-                        name,
-                        headers,
-                        raw,
-                        &params,
-                        Some(pt),
-                    )
-                    .await
+            let patch = PatchType::from_content_type(&body::content_type(headers))
+                .and_then(|pt| Ok((pt, body::decode_json(raw)?)));
+            let result = match patch {
+                Ok((pt, doc)) => {
+                    subresources::update_scale(s, &handler, ns, name, doc, Some(pt), &params).await
                 }
                 Err(e) => Err(e),
             };

@@ -36,7 +36,7 @@ impl PatchType {
 fn patch_error(e: PatchError) -> ApiError {
     match e {
         PatchError::Malformed(m) => ApiError::bad_request(format!("the patch is malformed: {m}")),
-        PatchError::Failed(m) => ApiError(tug_api::Status::failure(
+        PatchError::Failed(m) => ApiError::from(tug_api::Status::failure(
             422,
             "Invalid",
             format!("the patch could not be applied: {m}"),

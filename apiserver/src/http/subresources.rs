@@ -90,21 +90,17 @@ pub async fn get_scale(
 }
 
 /// PUT or PATCH `/scale`: the Scale's `spec.replicas` goes to the object.
+/// `doc` is the Scale body (PUT) or the patch to apply to the current Scale.
 pub async fn update_scale(
     server: &ApiServer,
     handler: &Handler,
     namespace: &str,
     name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
+    doc: Value,
     patch_type: Option<PatchType>,
+    params: &Params,
 ) -> ApiResult<Value> {
     let scale = scale_handler(handler)?;
-    let doc = match patch_type {
-        Some(_) => body::decode_json(raw)?,
-        None => body::decode(headers, raw)?,
-    };
     let updated = update_with(
         server,
         handler,

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 
 use rand::Rng;
 use serde_json::Value;
+use tug_api::autoscaling::Scale;
 use tug_api::decode::{decode_strict, DecodeError};
 use tug_api::{ObjectMeta, Scalable, Strategy, Time};
 
@@ -161,8 +162,9 @@ impl<K: Strategy> KindHandler for Typed<K> {
         meta.deletion_grace_period_seconds = None;
         meta.generation = if K::HAS_GENERATION { 1 } else { 0 };
         meta.self_link.clear();
-        obj.prepare_for_create();
+        // Defaults first, as upstream applies them while decoding.
         obj.apply_defaults();
+        obj.prepare_for_create();
         validate_or_reject(&obj, obj.validate())?;
         encode(obj)
     }
@@ -172,8 +174,8 @@ impl<K: Strategy> KindHandler for Typed<K> {
         let old: K = decode_stored(old)?;
         check_identity(&self.info, obj.meta(), old.meta())?;
         keep_server_meta(obj.meta_mut(), old.meta());
-        obj.prepare_for_update(&old);
         obj.apply_defaults();
+        obj.prepare_for_update(&old);
         validate_or_reject(&obj, obj.validate_update(&old))?;
         if K::HAS_GENERATION && obj.spec_changed(&old) {
             obj.meta_mut().generation = old.meta().generation + 1;
@@ -248,52 +250,19 @@ struct TypedScale<K>(PhantomData<fn() -> K>);
 impl<K: Strategy + Scalable> ScaleHandler for TypedScale<K> {
     fn scale_of(&self, object: &Value) -> ApiResult<Value> {
         let obj: K = decode_stored(object)?;
-        let meta = obj.meta();
-        Ok(serde_json::json!({
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                "name": meta.name,
-                "namespace": meta.namespace,
-                "uid": meta.uid,
-                "resourceVersion": meta.resource_version,
-                "creationTimestamp": meta.creation_timestamp,
-            },
-            "spec": { "replicas": obj.spec_replicas() },
-            "status": { "replicas": obj.status_replicas(), "selector": obj.selector_string() },
-        }))
+        serde_json::to_value(Scale::of(&obj))
+            .map_err(|e| ApiError::internal(format!("encode Scale: {e}")))
     }
 
     fn with_replicas(&self, object: &Value, scale: Value) -> ApiResult<Value> {
         let mut obj: K = decode_stored(object)?;
-        let replicas = match scale.pointer("/spec/replicas") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v
-                .as_i64()
-                .and_then(|r| i32::try_from(r).ok())
-                .ok_or_else(|| ApiError::bad_request("Scale spec.replicas must be an integer"))?,
-        };
-        if replicas < 0 {
-            return Err(ApiError::invalid(
-                "Scale",
-                "autoscaling",
-                &obj.meta().name,
-                &[tug_api::FieldError::invalid(
-                    "spec.replicas",
-                    replicas,
-                    "must be greater than or equal to 0",
-                )],
-            ));
+        let scale: Scale = decode(scale)?;
+        validate_or_reject(&scale, scale.validate())?;
+        let rv = &scale.metadata.resource_version;
+        if !rv.is_empty() && *rv != obj.meta().resource_version {
+            return Err(ApiError::stale(K::PLURAL, K::GROUP, &obj.meta().name));
         }
-        if let Some(rv) = scale
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-        {
-            if !rv.is_empty() && rv != obj.meta().resource_version {
-                return Err(ApiError::stale(K::PLURAL, K::GROUP, &obj.meta().name));
-            }
-        }
-        obj.set_spec_replicas(replicas);
+        scale.apply_to(&mut obj);
         encode(obj)
     }
 }

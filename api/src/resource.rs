@@ -44,7 +44,7 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Debug + Send + Sync +
 /// Implements [`Resource`] for a struct with `api_version`, `kind` and
 /// `metadata` fields.
 ///
-/// ```ignore
+/// ```text
 /// impl_resource!(Pod, group = "", version = "v1", kind = "Pod",
 ///                plural = "pods", singular = "pod", namespaced = true, short = ["po"]);
 /// ```

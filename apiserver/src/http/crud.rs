@@ -13,7 +13,8 @@ use crate::server::ApiServer;
 use super::body;
 use super::list::{list, Filter};
 use super::params::Params;
-use super::patch::{self, PatchType};
+use super::patch;
+use super::Call;
 
 /// Attempts at a fresh generated name before giving up.
 const GENERATE_NAME_ATTEMPTS: usize = 8;
@@ -85,14 +86,14 @@ pub async fn list_objects(
     Ok(super::list::list_body(handler, listed))
 }
 
-pub async fn create(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
+pub async fn create(call: &Call<'_>) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
     let info = handler.info();
     if info.namespaced && namespace.is_empty() {
         return Err(ApiError::method_not_allowed(format!(
@@ -100,7 +101,7 @@ pub async fn create(
             info.plural
         )));
     }
-    let body_value = body::decode(headers, raw)?;
+    let body_value = call.body()?;
     let dry_run = params.dry_run()?;
     require_namespace(server, info, namespace).await?;
     let generated = meta_str(&body_value, "name").is_empty();
@@ -126,33 +127,56 @@ pub async fn create(
     Err(last_err.unwrap_or_else(|| ApiError::internal("could not generate a unique name")))
 }
 
-/// PUT: replace the object with the body (or create it, for the kinds
-/// that allow that).
-pub async fn replace(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
+/// Which half of an object a write addresses: the main resource (status
+/// ignored) or the `status` subresource (everything else ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Half {
+    Main,
+    Status,
+}
+
+impl Half {
+    fn prepare(self, handler: &Handler, body: Value, current: &Value) -> ApiResult<Value> {
+        match self {
+            Half::Main => handler.prepare_update(body, current),
+            Half::Status => handler.prepare_status_update(body, current),
+        }
+    }
+}
+
+/// PUT: replace the object (or its status) with the body; for the kinds
+/// that allow it, a PUT of a missing object creates it.
+pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
     let info = handler.info();
-    let body_value = body::decode(headers, raw)?;
-    let dry_run = params.dry_run()?;
+    let body_value = call.body()?;
     let pinned = pinned_revision(&body_value)?;
-    if allows_create_on_update(info) && server.objects.get(info, namespace, name).await.is_err() {
+    if half == Half::Main
+        && allows_create_on_update(info)
+        && server.objects.get(info, namespace, name).await.is_err()
+    {
         if name_of(&body_value) != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",
                 name_of(&body_value)
             )));
         }
-        return create(server, handler, namespace, headers, raw, params).await;
+        return create(call).await;
     }
-    update_with(server, handler, namespace, name, dry_run, |current| {
-        Ok((handler.prepare_update(body_value.clone(), current)?, pinned))
-    })
+    update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| Ok((half.prepare(handler, body_value.clone(), current)?, pinned)),
+    )
     .await
 }
 
@@ -201,25 +225,28 @@ where
     Err(ApiError::stale(info.plural, info.group, name))
 }
 
-/// PATCH the main resource.
-pub async fn patch(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
-    let info = handler.info();
-    let patch_type = PatchType::from_content_type(&body::content_type(headers))?;
-    let patch_doc = body::decode_json(raw)?;
-    let dry_run = params.dry_run()?;
-    update_with(server, handler, namespace, name, dry_run, |current| {
-        let patched = patch::apply(info, patch_type, current, &patch_doc)?;
-        let pinned = pin_if_changed(current, &patched)?;
-        Ok((handler.prepare_update(patched, current)?, pinned))
-    })
+/// PATCH the object (or its status).
+pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
+    let (patch_type, patch_doc) = call.patch()?;
+    update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            let patched = patch::apply(handler.info(), patch_type, current, &patch_doc)?;
+            let pinned = pin_if_changed(current, &patched)?;
+            Ok((half.prepare(handler, patched, current)?, pinned))
+        },
+    )
     .await
 }
 

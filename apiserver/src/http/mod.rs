@@ -23,8 +23,10 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::registry::Handler;
 use crate::server::ApiServer;
 
+use self::crud::Half;
 use self::params::Params;
 use self::patch::PatchType;
 use self::path::{Route, Target};
@@ -164,9 +166,17 @@ async fn serve(
     } = target;
     let s = server.as_ref();
     let ns = namespace.as_str();
+    let call = Call {
+        server: s,
+        handler: &handler,
+        namespace: ns,
+        headers,
+        raw,
+        params: &params,
+    };
     match (name.as_deref(), subresource.as_deref(), method) {
         (None, None, &Method::GET) if params.is_watch() => {
-            match watch::watch(server.clone(), handler, ns, &params).await {
+            match watch::watch(server.clone(), handler.clone(), ns, &params).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             }
@@ -174,10 +184,7 @@ async fn serve(
         (None, None, &Method::GET) => {
             respond(crud::list_objects(s, &handler, ns, &params).await, false)
         }
-        (None, None, &Method::POST) => respond(
-            crud::create(s, &handler, ns, headers, raw, &params).await,
-            true,
-        ),
+        (None, None, &Method::POST) => respond(crud::create(&call).await, true),
         (None, None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete_collection(s, &handler, ns, &req, &params).await,
@@ -185,15 +192,15 @@ async fn serve(
             };
             respond(result, false)
         }
-        (Some(name), None, &Method::GET) => respond(crud::get(s, &handler, ns, name).await, false),
-        (Some(name), None, &Method::PUT) => respond(
-            crud::replace(s, &handler, ns, name, headers, raw, &params).await,
-            false,
-        ),
-        (Some(name), None, &Method::PATCH) => respond(
-            crud::patch(s, &handler, ns, name, headers, raw, &params).await,
-            false,
-        ),
+        (Some(name), None | Some("status"), &Method::GET) => {
+            respond(crud::get(s, &handler, ns, name).await, false)
+        }
+        (Some(name), None, &Method::PUT) => {
+            respond(crud::replace(&call, name, Half::Main).await, false)
+        }
+        (Some(name), None, &Method::PATCH) => {
+            respond(crud::patch(&call, name, Half::Main).await, false)
+        }
         (Some(name), None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete(s, &handler, ns, name, &req).await,
@@ -210,53 +217,61 @@ async fn serve(
                 Err(e) => e.into_response(),
             }
         }
-        (Some(name), Some("status"), &Method::GET) => {
-            respond(crud::get(s, &handler, ns, name).await, false)
+        (Some(name), Some("status"), &Method::PUT) => {
+            respond(crud::replace(&call, name, Half::Status).await, false)
         }
-        (Some(name), Some("status"), &Method::PUT) => respond(
-            subresources::replace_status(s, &handler, ns, name, headers, raw, &params).await,
-            false,
-        ),
-        (Some(name), Some("status"), &Method::PATCH) => respond(
-            subresources::patch_status(s, &handler, ns, name, headers, raw, &params).await,
-            false,
-        ),
+        (Some(name), Some("status"), &Method::PATCH) => {
+            respond(crud::patch(&call, name, Half::Status).await, false)
+        }
         (Some(name), Some("scale"), &Method::GET) => {
-            respond(subresources::get_scale(s, &handler, ns, name).await, false)
+            respond(subresources::get_scale(&call, name).await, false)
         }
         (Some(name), Some("scale"), &Method::PUT) => {
-            let result = match body::decode(headers, raw) {
-                Ok(doc) => {
-                    subresources::update_scale(s, &handler, ns, name, doc, None, &params).await
-                }
-                Err(e) => Err(e),
-            };
-            respond(result, false)
+            respond(subresources::update_scale(&call, name, None).await, false)
         }
         (Some(name), Some("scale"), &Method::PATCH) => {
-            let patch = PatchType::from_content_type(&body::content_type(headers))
-                .and_then(|pt| Ok((pt, body::decode_json(raw)?)));
-            let result = match patch {
-                Ok((pt, doc)) => {
-                    subresources::update_scale(s, &handler, ns, name, doc, Some(pt), &params).await
-                }
+            let result = match PatchType::from_content_type(&body::content_type(headers)) {
+                Ok(pt) => subresources::update_scale(&call, name, Some(pt)).await,
                 Err(e) => Err(e),
             };
             respond(result, false)
         }
-        (Some(name), Some("binding"), &Method::POST) => respond(
-            subresources::bind(s, &handler, ns, name, headers, raw, &params).await,
-            true,
-        ),
-        (Some(name), Some("finalize"), &Method::PUT) => respond(
-            subresources::finalize_namespace(s, &handler, name, headers, raw, &params).await,
-            false,
-        ),
+        (Some(name), Some("binding"), &Method::POST) => {
+            respond(subresources::bind(&call, name).await, true)
+        }
+        (Some(name), Some("finalize"), &Method::PUT) => {
+            respond(subresources::finalize_namespace(&call, name).await, false)
+        }
         (_, sub, _) => ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method} {}{})",
             handler.info().plural,
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))
         .into_response(),
+    }
+}
+
+/// One request on a resource, as the verb handlers see it.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub server: &'a ApiServer,
+    pub handler: &'a Handler,
+    /// Namespace from the path (empty: cluster-scoped or all namespaces).
+    pub namespace: &'a str,
+    pub headers: &'a HeaderMap,
+    pub raw: &'a Bytes,
+    pub params: &'a Params,
+}
+
+impl Call<'_> {
+    /// The body as a JSON or YAML document.
+    pub fn body(&self) -> ApiResult<Value> {
+        body::decode(self.headers, self.raw)
+    }
+
+    /// The body as a patch: its type (from the content type) and document.
+    pub fn patch(&self) -> ApiResult<(PatchType, Value)> {
+        let patch_type = PatchType::from_content_type(&body::content_type(self.headers))?;
+        Ok((patch_type, body::decode_json(self.raw)?))
     }
 }

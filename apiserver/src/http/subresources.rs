@@ -1,76 +1,16 @@
 //! Subresources: `status` (every kind with one), `scale` (Deployments,
 //! ReplicaSets), `binding` (Pods) and `finalize` (Namespaces).
 
-use bytes::Bytes;
-use http::HeaderMap;
 use serde_json::Value;
 use tug_api::Time;
 
 use crate::error::{ApiError, ApiResult};
 use crate::objects::meta_str;
 use crate::registry::Handler;
-use crate::server::ApiServer;
 
-use super::body;
-use super::crud::{pin_if_changed, pinned_revision, update_with};
-use super::params::Params;
+use super::crud::{pinned_revision, update_with};
 use super::patch::{self, PatchType};
-
-/// PUT `/status`: only the status of the body is taken.
-pub async fn replace_status(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
-    let body_value = body::decode(headers, raw)?;
-    let pinned = pinned_revision(&body_value)?;
-    update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            Ok((
-                handler.prepare_status_update(body_value.clone(), current)?,
-                pinned,
-            ))
-        },
-    )
-    .await
-}
-
-/// PATCH `/status`.
-pub async fn patch_status(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
-    let info = handler.info();
-    let patch_type = PatchType::from_content_type(&body::content_type(headers))?;
-    let patch_doc = body::decode_json(raw)?;
-    update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            let patched = patch::apply(info, patch_type, current, &patch_doc)?;
-            let pinned = pin_if_changed(current, &patched)?;
-            Ok((handler.prepare_status_update(patched, current)?, pinned))
-        },
-    )
-    .await
-}
+use super::Call;
 
 fn scale_handler(handler: &Handler) -> ApiResult<&dyn crate::registry::ScaleHandler> {
     handler
@@ -78,12 +18,13 @@ fn scale_handler(handler: &Handler) -> ApiResult<&dyn crate::registry::ScaleHand
         .ok_or_else(|| ApiError::no_route(&format!("{}/scale", handler.info().plural)))
 }
 
-pub async fn get_scale(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-) -> ApiResult<Value> {
+pub async fn get_scale(call: &Call<'_>, name: &str) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        ..
+    } = *call;
     let scale = scale_handler(handler)?;
     let current = server.objects.get(handler.info(), namespace, name).await?;
     scale.scale_of(&current.object)
@@ -92,14 +33,21 @@ pub async fn get_scale(
 /// PUT or PATCH `/scale`: the Scale's `spec.replicas` goes to the object.
 /// `doc` is the Scale body (PUT) or the patch to apply to the current Scale.
 pub async fn update_scale(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
+    call: &Call<'_>,
     name: &str,
-    doc: Value,
     patch_type: Option<PatchType>,
-    params: &Params,
 ) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
+    let doc = match patch_type {
+        Some(_) => call.patch()?.1,
+        None => call.body()?,
+    };
     let scale = scale_handler(handler)?;
     let updated = update_with(
         server,
@@ -122,16 +70,15 @@ pub async fn update_scale(
 }
 
 /// POST `pods/{name}/binding`: assign the pod to a node, once.
-pub async fn bind(
-    server: &ApiServer,
-    handler: &Handler,
-    namespace: &str,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
-    let binding = body::decode(headers, raw)?;
+pub async fn bind(call: &Call<'_>, name: &str) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
+    let binding = call.body()?;
     let node = binding
         .pointer("/target/name")
         .and_then(Value::as_str)
@@ -240,15 +187,14 @@ fn set_pod_scheduled(pod: &mut Value) {
 }
 
 /// PUT `namespaces/{name}/finalize`: replace `spec.finalizers` only.
-pub async fn finalize_namespace(
-    server: &ApiServer,
-    handler: &Handler,
-    name: &str,
-    headers: &HeaderMap,
-    raw: &Bytes,
-    params: &Params,
-) -> ApiResult<Value> {
-    let body_value = body::decode(headers, raw)?;
+pub async fn finalize_namespace(call: &Call<'_>, name: &str) -> ApiResult<Value> {
+    let Call {
+        server,
+        handler,
+        params,
+        ..
+    } = *call;
+    let body_value = call.body()?;
     let finalizers = body_value
         .pointer("/spec/finalizers")
         .cloned()

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod http;
+pub mod namespaces;
 pub mod objects;
 pub mod registry;
 pub mod server;

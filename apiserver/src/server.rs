@@ -9,6 +9,7 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 use serde_json::json;
 
+use crate::namespaces::NamespaceView;
 use crate::objects::Objects;
 use crate::registry::{all_kinds, Handler, Registry, ResourceInfo};
 use crate::services::ServiceAllocator;
@@ -47,6 +48,8 @@ pub struct ApiServer {
     pub registry: Registry,
     pub objects: Objects,
     pub services: ServiceAllocator,
+    /// Which namespaces exist (for create admission without a storage read).
+    pub namespace_view: Arc<NamespaceView>,
     caches: HashMap<(&'static str, &'static str), Arc<WatchCache>>,
 }
 
@@ -70,11 +73,22 @@ impl ApiServer {
             config.service_cluster_ip_range,
             config.service_node_port_range.clone(),
         );
+        let namespaces = registry
+            .get("", "v1", "namespaces")
+            .expect("namespaces are always served")
+            .info()
+            .clone();
+        let namespace_view = NamespaceView::spawn(
+            storage.clone(),
+            namespaces.prefix(""),
+            caches[&(namespaces.group, namespaces.plural)].clone(),
+        );
         let server = Arc::new(ApiServer {
             config,
             registry,
             objects: Objects::new(storage),
             services,
+            namespace_view,
             caches,
         });
         server.bootstrap_namespaces().await?;

@@ -6,6 +6,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::namespaces::NamespaceState;
 use crate::objects::{meta_str, name_of, Attempt, DeleteRequest, Deleted, MAX_UPDATE_RETRIES};
 use crate::registry::{Handler, ResourceInfo};
 use crate::server::ApiServer;
@@ -28,6 +29,10 @@ fn allows_create_on_update(info: &ResourceInfo) -> bool {
     )
 }
 
+fn is_namespaces(info: &ResourceInfo) -> bool {
+    info.group.is_empty() && info.plural == "namespaces"
+}
+
 /// The resourceVersion a body pins, as a revision.
 pub fn pinned_revision(object: &Value) -> ApiResult<Option<i64>> {
     let rv = meta_str(object, "resourceVersion");
@@ -41,7 +46,9 @@ pub fn pinned_revision(object: &Value) -> ApiResult<Option<i64>> {
     })
 }
 
-/// Creating in a namespace needs the namespace to exist and not be terminating.
+/// Creating in a namespace needs the namespace to exist and not be
+/// terminating. Answered from the namespace view; storage is read only for
+/// a namespace the view has not seen (yet).
 pub async fn require_namespace(
     server: &ApiServer,
     info: &ResourceInfo,
@@ -50,13 +57,24 @@ pub async fn require_namespace(
     if !info.namespaced {
         return Ok(());
     }
-    let ns_handler = server.namespaces();
-    let ns = server.objects.get(ns_handler.info(), "", namespace).await?;
-    if ns.object.pointer("/metadata/deletionTimestamp").is_some() {
+    let state = match server.namespace_view.get(namespace) {
+        Some(state) => state,
+        None => {
+            let ns = server
+                .objects
+                .get(server.namespaces().info(), "", namespace)
+                .await?;
+            if ns.object.pointer("/metadata/deletionTimestamp").is_some() {
+                NamespaceState::Terminating
+            } else {
+                NamespaceState::Active
+            }
+        }
+    };
+    if state == NamespaceState::Terminating {
         return Err(ApiError::forbidden(format!(
-            "{} \"{}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-            info.plural,
-            meta_str(&ns.object, "name")
+            "{} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+            info.plural
         )));
     }
     Ok(())
@@ -113,7 +131,12 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Value> {
             .admit(info, &mut object, None, dry_run)
             .await?;
         match server.objects.insert(info, object, dry_run).await {
-            Ok(created) => return Ok(created),
+            Ok(created) => {
+                if is_namespaces(info) && !dry_run {
+                    server.namespace_view.record(&created, false);
+                }
+                return Ok(created);
+            }
             Err(e) => {
                 server.services.release(allocation).await;
                 if generated && e.0.reason == "AlreadyExists" {
@@ -333,6 +356,9 @@ pub async fn delete(
         .objects
         .delete(info, namespace, name, request)
         .await?;
+    if is_namespaces(info) && !request.dry_run {
+        server.namespace_view.record(&deleted.object, deleted.gone);
+    }
     if deleted.gone && !request.dry_run {
         server
             .services

@@ -46,13 +46,19 @@ pub fn set_resource_version(object: &mut Value, revision: i64) {
 }
 
 /// Serialize for storage, without the resourceVersion (the revision is
-/// the truth; a stored copy could only go stale).
-fn encode(object: &Value) -> Vec<u8> {
-    let mut object = object.clone();
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
+/// the truth; a stored copy could only go stale). The field is taken out
+/// for the serialization and put back, so no copy of the object is made.
+fn encode(object: &mut Value) -> Vec<u8> {
+    let meta = object.get_mut("metadata").and_then(Value::as_object_mut);
+    let rv = meta.and_then(|m| m.remove("resourceVersion"));
+    let bytes = serde_json::to_vec(object).unwrap_or_default();
+    if let (Some(rv), Some(meta)) = (
+        rv,
+        object.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        meta.insert("resourceVersion".into(), rv);
     }
-    serde_json::to_vec(&object).unwrap_or_default()
+    bytes
 }
 
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
@@ -162,7 +168,7 @@ impl Objects {
         }
         let revision = self
             .storage
-            .create(&key, encode(&object))
+            .create(&key, encode(&mut object))
             .await
             .map_err(|e| ApiError::from_storage(e, info.plural, info.group, &name))?;
         set_resource_version(&mut object, revision);
@@ -203,7 +209,7 @@ impl Objects {
                 .map(|(_, revision)| revision)
         } else {
             self.storage
-                .update(&key, encode(&updated), current.revision)
+                .update(&key, encode(&mut updated), current.revision)
                 .await
         };
         match written {
@@ -313,7 +319,7 @@ impl Objects {
             }
             match self
                 .storage
-                .update(&key, encode(&object), current.revision)
+                .update(&key, encode(&mut object), current.revision)
                 .await
             {
                 Ok(revision) => {

@@ -98,7 +98,7 @@ fn decode<K: Strategy>(body: Value) -> ApiResult<K> {
 /// Decode an object we stored ourselves (never fails unless storage holds
 /// something another program wrote).
 fn decode_stored<K: Strategy>(object: &Value) -> ApiResult<K> {
-    serde_json::from_value(object.clone())
+    K::deserialize(object)
         .map_err(|e| ApiError::internal(format!("stored {} could not be decoded: {e}", K::KIND)))
 }
 
@@ -195,7 +195,7 @@ impl<K: Strategy> KindHandler for Typed<K> {
     }
 
     fn attrs(&self, object: &Value) -> ObjectAttrs {
-        let Ok(obj) = serde_json::from_value::<K>(object.clone()) else {
+        let Ok(obj) = K::deserialize(object) else {
             return ObjectAttrs::default();
         };
         let meta = obj.meta();

@@ -206,16 +206,9 @@ async fn serve(
                 Ok(req) => crud::delete(s, &handler, ns, name, &req).await,
                 Err(e) => Err(e),
             };
-            match result {
-                // Marked for deletion: 202 Accepted with the object, as upstream.
-                Ok(d) if !d.gone => {
-                    let mut r = json(d.object);
-                    *r.status_mut() = StatusCode::ACCEPTED;
-                    r
-                }
-                Ok(d) => json(d.object),
-                Err(e) => e.into_response(),
-            }
+            // 200 with the object, whether it is gone or only marked for
+            // deletion (graceful pods, finalizers), as upstream answers.
+            respond(result.map(|d| d.object), false)
         }
         (Some(name), Some("status"), &Method::PUT) => {
             respond(crud::replace(&call, name, Half::Status).await, false)

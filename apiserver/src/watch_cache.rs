@@ -335,7 +335,8 @@ impl WatchCache {
     }
 }
 
-/// Ends a stream right after its first error item.
+/// Ends a stream right after its first error item, without waiting for
+/// another item (a cut-off watcher is closed at once).
 trait TakeWhileInclusiveOk {
     fn take_while_inclusive_ok(self) -> EventStream;
 }
@@ -345,13 +346,87 @@ where
     S: futures::Stream<Item = Result<Arc<CacheEvent>, WatchEnd>> + Send + 'static,
 {
     fn take_while_inclusive_ok(self) -> EventStream {
-        self.scan(false, |done, item| {
-            if *done {
-                return futures::future::ready(None);
+        futures::stream::unfold((self.boxed(), false), |(mut inner, done)| async move {
+            if done {
+                return None;
             }
-            *done = item.is_err();
-            futures::future::ready(Some(item))
+            let item = inner.next().await?;
+            let done = item.is_err();
+            Some((item, (inner, done)))
         })
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use crate::storage::SqliteStorage;
+    use std::time::Duration;
+
+    fn configmap(name: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "default"},
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_watcher_is_cut_off_and_others_see_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(&dir.path().join("db")).unwrap());
+        let registry = Registry::new(crate::registry::all_kinds());
+        let handler = registry.get("", "v1", "configmaps").unwrap().clone();
+        let cache = WatchCache::start(handler, storage.clone(), 16)
+            .await
+            .unwrap();
+        let start = storage.current_revision().await.unwrap();
+
+        let mut slow = cache.watch(start).await;
+        let mut fast = cache.watch(start).await;
+        let total = WATCHER_BACKLOG + 100;
+        let writer = {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                for i in 0..total {
+                    let key = format!("/registry/configmaps/default/c{i}");
+                    storage
+                        .create(&key, configmap(&format!("c{i}")))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        // The fast watcher keeps up and sees every write in order.
+        let mut last = start;
+        for _ in 0..total {
+            let ev = tokio::time::timeout(Duration::from_secs(30), fast.next())
+                .await
+                .expect("fast watcher is never starved")
+                .expect("stream open")
+                .expect("fast watcher is not cut off");
+            assert!(ev.revision > last);
+            last = ev.revision;
+        }
+        writer.await.unwrap();
+        // The slow one never read: it is told it was closed, after at most
+        // its backlog.
+        let mut delivered = 0;
+        let end = loop {
+            match tokio::time::timeout(Duration::from_secs(10), slow.next()).await {
+                Ok(Some(Ok(_))) => delivered += 1,
+                Ok(Some(Err(end))) => break end,
+                other => panic!("slow watcher neither cut off nor served: {other:?}"),
+            }
+        };
+        assert!(matches!(end, WatchEnd::Interrupted(_)), "{end:?}");
+        assert!(delivered <= WATCHER_BACKLOG, "{delivered}");
+        assert!(
+            slow.next().await.is_none(),
+            "the stream ends after the cut-off"
+        );
     }
 }

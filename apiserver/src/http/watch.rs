@@ -93,32 +93,39 @@ pub async fn watch(
     } else {
         events.map(Step::Event).boxed()
     };
-    let handler_for_lines = handler.clone();
-    let body_stream = steps
-        .scan((after, false), move |(last_seen, done), step| {
-            if *done {
-                return futures::future::ready(None);
+    // One state machine per watch: the next line to send, or the end. It
+    // ends at once on a cut-off (the client resumes from its last
+    // resourceVersion) and right after the 410 line.
+    let state = (steps, handler.clone(), filter, after, false);
+    let body_stream = stream::unfold(
+        state,
+        |(mut steps, handler, filter, mut last_seen, done)| async move {
+            if done {
+                return None;
             }
-            let line = match step {
-                Step::Tick => Some(bookmark_line(&handler_for_lines, *last_seen)),
-                Step::Event(Ok(ev)) => {
-                    *last_seen = ev.revision;
-                    ev.as_seen_by(&|a| filter.matches(a))
-                        .map(|(t, obj)| event_line(t.as_str(), obj))
-                }
-                Step::Event(Err(WatchEnd::Expired(msg))) => {
-                    *done = true;
-                    Some(error_line(&Status::failure(410, "Expired", msg)))
-                }
-                Step::Event(Err(WatchEnd::Interrupted(msg))) => {
-                    tracing::debug!(reason = %msg, "closing watch");
-                    *done = true;
-                    None
-                }
-            };
-            futures::future::ready(Some(line))
-        })
-        .filter_map(futures::future::ready);
+            loop {
+                let line = match steps.next().await? {
+                    Step::Tick => bookmark_line(&handler, last_seen),
+                    Step::Event(Ok(ev)) => {
+                        last_seen = ev.revision;
+                        match ev.as_seen_by(&|a| filter.matches(a)) {
+                            Some((t, obj)) => event_line(t.as_str(), obj),
+                            None => continue,
+                        }
+                    }
+                    Step::Event(Err(WatchEnd::Expired(msg))) => {
+                        let line = error_line(&Status::failure(410, "Expired", msg));
+                        return Some((line, (steps, handler, filter, last_seen, true)));
+                    }
+                    Step::Event(Err(WatchEnd::Interrupted(msg))) => {
+                        tracing::debug!(reason = %msg, "closing watch");
+                        return None;
+                    }
+                };
+                return Some((line, (steps, handler, filter, last_seen, false)));
+            }
+        },
+    );
     let body_stream = stream::iter(initial)
         .chain(body_stream)
         .take_until(tokio::time::sleep(timeout))

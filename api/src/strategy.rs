@@ -63,3 +63,18 @@ pub trait Scalable: Resource {
     /// `autoscaling/v1` Scale reports it.
     fn selector_string(&self) -> String;
 }
+
+/// Writes `Strategy::status_update` for a kind whose status lives in its
+/// `status` field: the stored object with the new status, defaulted as
+/// every written body is (so derived fields like `podIPs` stay in step).
+#[macro_export]
+macro_rules! status_update_from_status_field {
+    () => {
+        fn status_update(&self, old: &Self) -> Self {
+            let mut out = old.clone();
+            out.status = self.status.clone();
+            $crate::strategy::Strategy::apply_defaults(&mut out);
+            out
+        }
+    };
+}

@@ -139,14 +139,7 @@ impl Strategy for Namespace {
         self.status = old.status.clone();
     }
 
-    /// The stored object with this status, defaulted as every written body
-    /// is (e.g. `podIP`/`podIPs` and `allocatable` kept in step).
-    fn status_update(&self, old: &Self) -> Self {
-        let mut out = old.clone();
-        out.status = self.status.clone();
-        out.apply_defaults();
-        out
-    }
+    crate::status_update_from_status_field!();
 
     fn spec_changed(&self, old: &Self) -> bool {
         self.spec != old.spec

@@ -41,14 +41,7 @@ impl Strategy for Deployment {
         self.status = old.status.clone();
     }
 
-    /// The stored object with this status, defaulted as every written body
-    /// is (e.g. `podIP`/`podIPs` and `allocatable` kept in step).
-    fn status_update(&self, old: &Self) -> Self {
-        let mut out = old.clone();
-        out.status = self.status.clone();
-        out.apply_defaults();
-        out
-    }
+    crate::status_update_from_status_field!();
 
     /// The spec changed, or the annotations did: Kubernetes bumps a
     /// Deployment's generation for both, because annotations are copied

@@ -51,14 +51,7 @@ impl Strategy for Service {
         normalize_cluster_ips(&mut self.spec, &old.spec);
     }
 
-    /// The stored object with this status, defaulted as every written body
-    /// is (e.g. `podIP`/`podIPs` and `allocatable` kept in step).
-    fn status_update(&self, old: &Self) -> Self {
-        let mut out = old.clone();
-        out.status = self.status.clone();
-        out.apply_defaults();
-        out
-    }
+    crate::status_update_from_status_field!();
 
     fn spec_changed(&self, old: &Self) -> bool {
         self.spec != old.spec

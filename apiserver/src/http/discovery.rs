@@ -85,19 +85,17 @@ pub fn group(registry: &Registry, name: &str) -> ApiResult<Value> {
     Ok(doc)
 }
 
-fn verbs(info: &ResourceInfo) -> Vec<&'static str> {
-    let _ = info;
-    vec![
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    ]
-}
+/// Every served kind supports every verb on its main resource.
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn subresource_doc(info: &ResourceInfo, sub: &str) -> Value {
     let (kind, group, version, verbs): (&str, &str, &str, Vec<&str>) = match sub {
@@ -133,7 +131,7 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> ApiResult<V
             "singularName": info.singular,
             "namespaced": info.namespaced,
             "kind": info.kind,
-            "verbs": verbs(info),
+            "verbs": VERBS,
         });
         if !info.short_names.is_empty() {
             doc["shortNames"] = json!(info.short_names);

@@ -224,3 +224,6 @@ pub fn no_resources_message(namespace: Option<&str>) -> String {
         None => "No resources found".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -65,3 +65,6 @@ pub(crate) fn for_kind(kind: &str) -> &'static KindColumns {
         _ => &core::DEFAULT,
     }
 }
+
+#[cfg(test)]
+mod tests;

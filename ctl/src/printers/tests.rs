@@ -701,7 +701,7 @@ fn name_json_yaml_and_jsonpath_outputs() {
     );
     assert_eq!(
         out("yaml", std::slice::from_ref(&pod), Shape::List),
-        "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    labels:\n      x: <y>\n    name: a\nkind: List\nmetadata:\n  resourceVersion: ''\n"
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    labels:\n      x: <y>\n    name: a\nkind: List\nmetadata:\n  resourceVersion: \"\"\n"
     );
     assert_eq!(
         out("jsonpath={.items[*].metadata.name}", &objects, Shape::List),

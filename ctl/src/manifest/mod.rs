@@ -146,6 +146,33 @@ impl Loaded {
         self.manifests.extend(other.manifests);
         self.errors.extend(other.errors);
     }
+
+    /// Keep `value` as a manifest if it is an object with type information.
+    fn push(&mut self, origin: Origin, value: Value) {
+        if !value.is_object() {
+            self.errors.push(ManifestError::NotAnObject {
+                origin,
+                found: json_type(&value),
+            });
+            return;
+        }
+        let missing: Vec<&'static str> = ["apiVersion", "kind"]
+            .into_iter()
+            .filter(|field| non_empty(&value[*field]).is_none())
+            .collect();
+        if missing.is_empty() {
+            self.manifests.push(Manifest {
+                origin,
+                object: value,
+            });
+        } else {
+            self.errors.push(ManifestError::MissingTypeInfo {
+                origin,
+                object: object_name(&value).map(str::to_string),
+                missing,
+            });
+        }
+    }
 }
 
 /// Read the manifests that `-f` arguments name: files, directories (their
@@ -194,9 +221,9 @@ pub fn parse(source: Source, text: &str, format: Format) -> Loaded {
         let origin = Origin::document(source.clone(), document.index);
         match document.value {
             Value::Null => {}
-            Value::Object(_) if is_list(&document.value) => {
-                let items = match document.value.get("items") {
-                    Some(Value::Array(items)) => items.clone(),
+            Value::Object(mut list) if is_list(&list) => {
+                let items = match list.remove("items") {
+                    Some(Value::Array(items)) => items,
                     _ => Vec::new(),
                 };
                 for (i, item) in items.into_iter().enumerate() {
@@ -210,39 +237,13 @@ pub fn parse(source: Source, text: &str, format: Format) -> Loaded {
     loaded
 }
 
-impl Loaded {
-    /// Keep `value` as a manifest if it is an object with type information.
-    fn push(&mut self, origin: Origin, value: Value) {
-        if !value.is_object() {
-            self.errors.push(ManifestError::NotAnObject {
-                origin,
-                found: json_type(&value),
-            });
-            return;
-        }
-        let missing: Vec<&'static str> = ["apiVersion", "kind"]
-            .into_iter()
-            .filter(|field| non_empty(&value[*field]).is_none())
-            .collect();
-        if missing.is_empty() {
-            self.manifests.push(Manifest {
-                origin,
-                object: value,
-            });
-        } else {
-            self.errors.push(ManifestError::MissingTypeInfo {
-                origin,
-                object: object_name(&value).map(str::to_string),
-                missing,
-            });
-        }
-    }
-}
-
 /// A `kind: List` (or `PodList`, ...) whose `items` are the objects.
-fn is_list(value: &Value) -> bool {
-    let kind = value["kind"].as_str().unwrap_or_default();
-    kind.ends_with("List") && matches!(value.get("items"), Some(Value::Array(_) | Value::Null))
+fn is_list(object: &serde_json::Map<String, Value>) -> bool {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    kind.ends_with("List") && matches!(object.get("items"), Some(Value::Array(_) | Value::Null))
 }
 
 /// `metadata.name`, or else `metadata.generateName`.

@@ -61,6 +61,8 @@ fn walk(dir: &Path, recursive: bool, sources: &mut Vec<Source>, errors: &mut Vec
                 walk(&path, recursive, sources, errors);
             }
         } else if Format::from_extension(&path).is_some() && !path.is_dir() {
+            // (`path.is_dir()` follows a symbolic link: a link to a
+            // directory named `x.yaml` is skipped, not read.)
             sources.push(Source::File(path));
         }
     }

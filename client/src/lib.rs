@@ -6,7 +6,10 @@
 //! - [`Client`]: the HTTP connection, credentials and error decoding;
 //! - [`Api<K>`]: get, list, create, replace, patch, delete and watch of one
 //!   kind, plus the `status`, `scale` and `binding` subresources;
-//!   [`DynamicApi`] and [`Discovery`] for kinds known only at run time.
+//!   [`DynamicApi`] and [`Discovery`] for kinds known only at run time;
+//! - [`Informer`] and [`Store`]: list + watch into an indexed local cache,
+//!   resuming after dropped connections and relisting on 410 Gone;
+//! - [`WorkQueue`]: de-duplicated keys, one worker per key, per-key backoff.
 //!
 //! ```no_run
 //! # async fn demo() -> tug_client::Result<()> {
@@ -23,13 +26,17 @@
 //! ```
 
 pub mod api;
+mod backoff;
 pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod informer;
 pub mod params;
 pub mod resource;
+pub mod store;
 pub mod watch;
+pub mod workqueue;
 
 pub use tug_api as api_types;
 
@@ -38,9 +45,12 @@ pub use crate::client::{Client, Request};
 pub use crate::config::{Config, Kubeconfig, KubeconfigOptions};
 pub use crate::discovery::{DiscoveredResource, Discovery};
 pub use crate::error::{Error, Result};
+pub use crate::informer::{Event, Informer, InformerStats};
 pub use crate::params::{
     DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, Preconditions,
     PropagationPolicy,
 };
 pub use crate::resource::ApiResource;
+pub use crate::store::{key_of, split_key, Store};
 pub use crate::watch::{Bookmark, WatchEvent};
+pub use crate::workqueue::{RateLimiter, WorkQueue};

@@ -9,7 +9,8 @@
 //!   [`DynamicApi`] and [`Discovery`] for kinds known only at run time;
 //! - [`Informer`] and [`Store`]: list + watch into an indexed local cache,
 //!   resuming after dropped connections and relisting on 410 Gone;
-//! - [`WorkQueue`]: de-duplicated keys, one worker per key, per-key backoff.
+//! - [`WorkQueue`]: de-duplicated keys, one worker per key, per-key backoff;
+//! - [`leader`]: leader election on a Lease.
 //!
 //! ```no_run
 //! # async fn demo() -> tug_client::Result<()> {
@@ -32,6 +33,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod informer;
+pub mod leader;
 pub mod params;
 pub mod resource;
 pub mod store;
@@ -46,6 +48,7 @@ pub use crate::config::{Config, Kubeconfig, KubeconfigOptions};
 pub use crate::discovery::{DiscoveredResource, Discovery};
 pub use crate::error::{Error, Result};
 pub use crate::informer::{Event, Informer, InformerStats};
+pub use crate::leader::{LeaderElectionConfig, LeaderElector, Leadership};
 pub use crate::params::{
     DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, Preconditions,
     PropagationPolicy,

@@ -37,7 +37,9 @@ pub type DynamicApi = Api<Value>;
 /// or finalizers run, or its last state), or a `Status`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Deleted<K> {
+    /// The object: still present (grace period, finalizers) or its last state.
     Object(K),
+    /// A `Status` saying the delete succeeded.
     Status(Box<Status>),
 }
 

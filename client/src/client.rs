@@ -23,7 +23,9 @@ use crate::error::{reason_for_code, Error, Result};
 /// One request, built but not sent.
 #[derive(Debug)]
 pub struct Request {
+    /// HTTP method.
     pub method: Method,
+    /// Full URL, query included.
     pub url: Url,
     /// Content-Type and bytes of the body.
     pub body: Option<(&'static str, Vec<u8>)>,

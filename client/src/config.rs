@@ -38,12 +38,16 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub struct Kubeconfig {
+    /// Named clusters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<NamedCluster>,
+    /// Named users (credentials).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<NamedUser>,
+    /// Named contexts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<NamedContext>,
+    /// The context used when `--context` is not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_context: Option<String>,
     /// `apiVersion`, `kind`, `preferences`, `extensions`, ...
@@ -54,7 +58,9 @@ pub struct Kubeconfig {
 /// One entry of `clusters`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct NamedCluster {
+    /// The name contexts refer to it by.
     pub name: String,
+    /// The cluster itself.
     #[serde(default)]
     pub cluster: Cluster,
     /// The directory of the file this entry came from (for relative paths).
@@ -66,6 +72,7 @@ pub struct NamedCluster {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub struct Cluster {
+    /// The API server URL (`https://10.0.0.1:6443`).
     #[serde(default)]
     pub server: String,
     /// PEM file of the CA that signed the server's certificate.
@@ -77,6 +84,7 @@ pub struct Cluster {
     /// Do not verify the server's certificate at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_skip_tls_verify: Option<bool>,
+    /// `tls-server-name`, `proxy-url`, `extensions`, ... (kept, not used).
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_yaml::Value>,
 }
@@ -84,7 +92,9 @@ pub struct Cluster {
 /// One entry of `users`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct NamedUser {
+    /// The name contexts refer to it by.
     pub name: String,
+    /// The credentials.
     #[serde(default)]
     pub user: User,
     /// The directory of the file this entry came from (for relative paths).
@@ -107,12 +117,16 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_file: Option<PathBuf>,
+    /// PEM file of the client certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<PathBuf>,
+    /// The client certificate, base64-encoded PEM inline (wins over the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate_data: Option<String>,
+    /// PEM file of the client certificate's private key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key: Option<PathBuf>,
+    /// The private key, base64-encoded PEM inline (wins over the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key_data: Option<String>,
     /// `exec`, `auth-provider`, `username`, ... (kept, not used).
@@ -143,7 +157,9 @@ impl fmt::Debug for User {
 /// One entry of `contexts`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct NamedContext {
+    /// The name `--context` and `current-context` use.
     pub name: String,
+    /// The context itself.
     #[serde(default)]
     pub context: Context,
 }
@@ -151,12 +167,16 @@ pub struct NamedContext {
 /// A cluster, a user and a default namespace.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Context {
+    /// Name of an entry of `clusters`.
     #[serde(default)]
     pub cluster: String,
+    /// Name of an entry of `users` (empty: no credentials).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
+    /// Default namespace (`default` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `extensions`, ... (kept, not used).
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_yaml::Value>,
 }
@@ -216,12 +236,15 @@ impl Kubeconfig {
         self
     }
 
+    /// The context called `name`.
     pub fn context(&self, name: &str) -> Option<&NamedContext> {
         self.contexts.iter().find(|c| c.name == name)
     }
+    /// The cluster called `name`.
     pub fn cluster(&self, name: &str) -> Option<&NamedCluster> {
         self.clusters.iter().find(|c| c.name == name)
     }
+    /// The user called `name`.
     pub fn user(&self, name: &str) -> Option<&NamedUser> {
         self.users.iter().find(|c| c.name == name)
     }

@@ -37,6 +37,7 @@ pub enum Error {
     Connect {
         /// The server URL the client was configured with.
         url: String,
+        /// The underlying connection error.
         #[source]
         source: reqwest::Error,
     },
@@ -46,6 +47,7 @@ pub enum Error {
     Http {
         /// The URL of the request.
         url: String,
+        /// The underlying transport error.
         #[source]
         source: reqwest::Error,
     },
@@ -57,6 +59,7 @@ pub enum Error {
         what: String,
         /// Where in the document decoding failed (`spec.replicas`).
         path: String,
+        /// The JSON error.
         #[source]
         source: serde_json::Error,
     },
@@ -68,7 +71,9 @@ pub enum Error {
     /// A file named by the configuration could not be read.
     #[error("cannot read {}: {source}", .path.display())]
     ReadFile {
+        /// The file.
         path: PathBuf,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },

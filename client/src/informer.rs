@@ -68,7 +68,12 @@ pub enum Event<K> {
     Added(Arc<K>),
     /// A changed object; on a periodic resync `old` and `new` are the same
     /// object ([`Event::is_resync`]).
-    Updated { old: Arc<K>, new: Arc<K> },
+    Updated {
+        /// The state before the change.
+        old: Arc<K>,
+        /// The state after it.
+        new: Arc<K>,
+    },
     /// A deleted object, in its last known state.
     Deleted(Arc<K>),
 }
@@ -261,7 +266,12 @@ impl<K: Resource> Informer<K> {
                 Err(Error::Gone(_)) => return WatchEnd::Gone,
                 Err(e) => {
                     let delay = self.backoff.next_delay();
-                    tracing::debug!(kind = %self.api.resource().kind, error = %e, retry_in = ?delay, "informer watch failed");
+                    if e.is_transport() {
+                        // The server is away (restarting, say): expected, quiet.
+                        tracing::debug!(kind = %self.api.resource().kind, error = %e, retry_in = ?delay, "informer watch failed");
+                    } else {
+                        tracing::warn!(kind = %self.api.resource().kind, error = %e, retry_in = ?delay, "informer watch failed");
+                    }
                     self.sleep_resyncing(delay, resync.as_deref_mut()).await;
                     continue;
                 }

@@ -55,6 +55,7 @@ use crate::params::PostParams;
 /// 15 s lease, 10 s renew deadline, 2 s retry period).
 #[derive(Clone, Debug)]
 pub struct LeaderElectionConfig {
+    /// Namespace of the Lease.
     pub namespace: String,
     /// The Lease's name (one per component: `tug-scheduler`).
     pub name: String,
@@ -125,6 +126,7 @@ fn expired(lease: &LeaseSpec, now: MicroTime, default_seconds: i32) -> bool {
 }
 
 impl LeaderElector {
+    /// A candidate using `client` with `config`.
     pub fn new(client: Client, config: LeaderElectionConfig) -> Self {
         let api = Api::namespaced(client, &config.namespace);
         LeaderElector {
@@ -132,6 +134,7 @@ impl LeaderElector {
         }
     }
 
+    /// Which Lease, who, and the timing.
     pub fn config(&self) -> &LeaderElectionConfig {
         &self.shared.config
     }

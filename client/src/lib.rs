@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
 pub mod api;
 mod backoff;
 pub mod client;

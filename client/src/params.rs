@@ -171,6 +171,7 @@ pub enum PropagationPolicy {
 }
 
 impl PropagationPolicy {
+    /// The wire spelling (`Background`).
     pub fn as_str(self) -> &'static str {
         match self {
             PropagationPolicy::Orphan => "Orphan",
@@ -183,7 +184,9 @@ impl PropagationPolicy {
 /// Conditions a delete requires; a mismatch is a 409 Conflict.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Preconditions {
+    /// The object must have this UID (not a re-created namesake).
     pub uid: Option<String>,
+    /// The object must still be at this resourceVersion.
     pub resource_version: Option<String>,
 }
 
@@ -192,7 +195,9 @@ pub struct Preconditions {
 pub struct DeleteParams {
     /// Seconds before the object is removed (pods); 0 deletes at once.
     pub grace_period_seconds: Option<u32>,
+    /// What happens to dependents (the server's default when unset).
     pub propagation_policy: Option<PropagationPolicy>,
+    /// Conditions the object must meet, else 409 Conflict.
     pub preconditions: Option<Preconditions>,
     /// `dryRun: [All]`.
     pub dry_run: bool,

@@ -212,10 +212,12 @@ impl<K: Resource> Store<K> {
         self.read().objects.keys().cloned().collect()
     }
 
+    /// How many objects are cached.
     pub fn len(&self) -> usize {
         self.read().objects.len()
     }
 
+    /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.read().objects.is_empty()
     }

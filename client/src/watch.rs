@@ -57,6 +57,7 @@ impl<K> WatchEvent<K> {
 /// The resourceVersion a BOOKMARK event carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bookmark {
+    /// Everything up to this version has been sent.
     pub resource_version: String,
 }
 

@@ -309,6 +309,7 @@ impl<T: Clone + Eq + Hash + Send + 'static> WorkQueue<T> {
         self.lock().queue.len()
     }
 
+    /// Whether no key is queued and ready.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -324,6 +325,7 @@ impl<T: Clone + Eq + Hash + Send + 'static> WorkQueue<T> {
         self.inner.notify.notify_waiters();
     }
 
+    /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_shutting_down(&self) -> bool {
         self.lock().shutting_down
     }

@@ -9,6 +9,13 @@
 //! - [`printers`]: kubectl's output formats over JSON objects — the
 //!   per-kind tables (and `-o wide`), `-o yaml|json|name|jsonpath=...`, and
 //!   the rows `get -w` prints as objects change.
+//!
+//! and the verbs themselves:
+//!
+//! - [`cli`]: the command line's flags and subcommands (clap);
+//! - [`commands`]: one module per verb, run against the API server.
 
+pub mod cli;
+pub mod commands;
 pub mod manifest;
 pub mod printers;

@@ -11,7 +11,7 @@
 //! deterministic under test.
 
 pub mod duration;
-mod fields;
+pub(crate) mod fields;
 mod gojson;
 pub mod jsonpath;
 mod kinds;

@@ -7,20 +7,31 @@
 //! as they go and carry on, as kubectl does.
 
 pub mod apply;
+pub mod config;
 pub mod context;
 pub mod create;
 pub mod delete;
+pub mod deployments;
+pub mod describe;
 pub mod error;
 pub mod get;
+pub mod info;
+pub mod logs;
 pub mod manifests;
+pub mod metadata;
+pub mod node;
 pub mod prune;
+pub mod rollout;
+pub mod scale;
 pub mod target;
 pub mod wait;
 pub mod watch;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, CompletionShell};
 use context::Ctx;
 use error::Result;
 
@@ -57,8 +68,38 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Create(args) => create::create(&ctx()?, args).await,
         Command::Replace(args) => create::replace(&ctx()?, args).await,
         Command::Delete(args) => delete::run(&ctx()?, args).await,
-        _ => Err(error::usage("this command is not available yet")),
+        Command::Describe(args) => describe::run(&ctx()?, args).await,
+        Command::Scale(args) => scale::run(&ctx()?, args).await,
+        Command::Label(args) => metadata::run(&ctx()?, args, metadata::Field::Labels).await,
+        Command::Annotate(args) => metadata::run(&ctx()?, args, metadata::Field::Annotations).await,
+        Command::Cordon(args) => node::cordon(&ctx()?, args, true).await,
+        Command::Uncordon(args) => node::cordon(&ctx()?, args, false).await,
+        Command::Drain(args) => node::drain(&ctx()?, args).await,
+        Command::Rollout(command) => rollout::run(&ctx()?, command).await,
+        Command::Logs(args) => logs::run(&ctx()?, args).await,
+        Command::Version(args) => info::version(ctx(), args).await,
+        Command::ApiResources(args) => info::api_resources(&ctx()?, args).await,
+        Command::Config(command) => config::run(&cli.global, command),
+        Command::Completion(args) => {
+            completion(args.shell);
+            Ok(())
+        }
     }
+}
+
+/// `completion bash|zsh`: the shell code that completes tugctl's verbs and flags.
+fn completion(shell: CompletionShell) {
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match shell {
+        CompletionShell::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, "tugctl", &mut out)
+        }
+        CompletionShell::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut command, "tugctl", &mut out)
+        }
+    }
+    emit(&String::from_utf8_lossy(&out));
 }
 
 /// Write `text` to stdout now (watch rows must not wait in a buffer). A

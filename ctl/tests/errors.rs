@@ -89,6 +89,10 @@ fn not_found_is_kubectls_error_from_server() {
         &["get", "deploy", "nope"][..],
         &["get", "deployments.apps/nope"],
         &["delete", "deployment", "nope"],
+        &["describe", "deploy", "nope"],
+        &["scale", "deploy/nope", "--replicas=1"],
+        &["rollout", "status", "deploy/nope"],
+        &["label", "deploy", "nope", "a=b"],
     ] {
         let run = c.tugctl(args);
         assert_eq!(

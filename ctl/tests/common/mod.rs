@@ -82,7 +82,12 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let server = ApiServerProcess::start(&apiserver_binary(), Store::Embedded)
+        Cluster::start_with(&[])
+    }
+
+    /// A cluster whose apiserver gets extra flags.
+    pub fn start_with(args: &[&str]) -> Cluster {
+        let server = ApiServerProcess::start_with_args(&apiserver_binary(), Store::Embedded, args)
             .expect("the apiserver starts");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -117,8 +122,13 @@ impl Cluster {
 
     /// Start `tugctl -s URL ARGS...` in the background, reading its stdout lines.
     pub fn spawn(&self, args: &[&str]) -> Spawned {
+        self.spawn_via(&self.server.url, args)
+    }
+
+    /// [`Cluster::spawn`] talking to the server at `url` (a proxy).
+    pub fn spawn_via(&self, url: &str, args: &[&str]) -> Spawned {
         let mut cmd = self.command();
-        cmd.arg("-s").arg(&self.server.url).args(args);
+        cmd.arg("-s").arg(url).args(args);
         Spawned::start(cmd)
     }
 

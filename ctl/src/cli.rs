@@ -409,7 +409,7 @@ pub struct DrainArgs {
     /// Seconds each pod gets to terminate; -1 uses the pod's own.
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub grace_period: i64,
-    /// How long to wait for the pods to go; 0 waits forever.
+    /// How long to wait for the pods to go; 0 means as long as their grace period plus a minute.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub timeout: Duration,
 }

@@ -181,3 +181,60 @@ fn every_example_manifest_applies() {
         assert!(run.stdout.contains(&format!("/{name} created")), "{run:#?}");
     }
 }
+
+#[test]
+fn create_and_replace() {
+    let c = Cluster::start();
+    let cm = |v: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"{v}\"\n")
+    };
+    assert_eq!(
+        c.tugctl_stdin(&["create", "-f", "-"], &cm("1")).ok().stdout,
+        "configmap/a created\n"
+    );
+    let run = c.tugctl_stdin(&["create", "-f", "-"], &cm("1"));
+    assert_eq!(
+        run.one_error_line(),
+        "STDIN: document 1 (ConfigMap a): Error from server (AlreadyExists): configmaps \"a\" already exists"
+    );
+    c.merge_patch(
+        "v1",
+        "ConfigMap",
+        "default",
+        "a",
+        false,
+        json!({"metadata": {"labels": {"by": "hand"}}}),
+    );
+    assert_eq!(
+        c.tugctl_stdin(&["replace", "-f", "-"], &cm("2"))
+            .ok()
+            .stdout,
+        "configmap/a replaced\n"
+    );
+    let live = c.get("v1", "ConfigMap", "default", "a").unwrap();
+    assert_eq!(live["data"]["k"], "2");
+    assert!(
+        live["metadata"].get("labels").is_none(),
+        "replace sends the whole object"
+    );
+
+    let run = c.tugctl_stdin(
+        &["replace", "-f", "-"],
+        &cm("3").replace("name: a", "name: b"),
+    );
+    assert_eq!(
+        run.one_error_line(),
+        "STDIN: document 1 (ConfigMap b): Error from server (NotFound): configmaps \"b\" not found"
+    );
+    // generateName works with create.
+    let run = c
+        .tugctl_stdin(
+            &["create", "-f", "-"],
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\n",
+        )
+        .ok();
+    assert!(
+        run.stdout.starts_with("configmap/gen-") && run.stdout.ends_with(" created\n"),
+        "{run:#?}"
+    );
+}

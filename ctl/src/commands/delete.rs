@@ -53,7 +53,6 @@ pub async fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
     };
 
     let mut waiting = Vec::new();
-    let mut longest_grace = 0;
     for v in &victims {
         let deleted = format!(
             "{} \"{}\" deleted{}",
@@ -69,17 +68,7 @@ pub async fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
         match api.delete(&v.name, &params).await {
             Ok(answer) => {
                 emit_line(deleted);
-                if let Some(object) = answer.object() {
-                    let meta = &object["metadata"];
-                    let grace = meta["deletionGracePeriodSeconds"].as_u64().unwrap_or(0);
-                    longest_grace = longest_grace.max(grace);
-                    waiting.push(Deleting {
-                        api: api.clone(),
-                        name: v.name.clone(),
-                        uid: meta["uid"].as_str().unwrap_or_default().to_string(),
-                        display: format!("{}/{}", v.resource.plural_group(), v.name),
-                    });
-                }
+                waiting.extend(Deleting::after(&api, &v.name, answer));
             }
             Err(e) if e.is_not_found() && args.ignore_not_found => {}
             Err(e) => {
@@ -93,7 +82,7 @@ pub async fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
         }
     }
     if args.wait && args.dry_run == DryRun::None && !waiting.is_empty() {
-        wait::until_gone(&waiting, wait::deadline(args.timeout, longest_grace)).await?;
+        wait::until_gone(&waiting, wait::deadline(args.timeout, &waiting)).await?;
     }
     problems.finish()
 }

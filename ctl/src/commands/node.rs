@@ -111,35 +111,20 @@ pub async fn drain(ctx: &Ctx, args: &DrainArgs) -> Result<()> {
         ..Default::default()
     };
     let mut waiting = Vec::new();
-    let mut longest_grace = 0;
     for pod in victims {
         let meta = &pod["metadata"];
         let name = meta["name"].as_str().unwrap_or_default();
         let api = ctx.api(&ApiResource::of::<Pod>(), meta["namespace"].as_str());
         match api.delete(name, &params).await {
             Ok(answer) => {
-                if let Some(o) = answer.object() {
-                    let grace = o["metadata"]["deletionGracePeriodSeconds"].as_u64();
-                    longest_grace = longest_grace.max(grace.unwrap_or(0));
-                }
                 emit_line(format!("pod/{name} deleted"));
-                waiting.push(Deleting {
-                    api,
-                    name: name.to_string(),
-                    uid: meta["uid"].as_str().unwrap_or_default().to_string(),
-                    display: format!("pods/{name}"),
-                });
+                waiting.extend(Deleting::after(&api, name, answer));
             }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let deadline = if args.timeout.is_zero() {
-        // kubectl waits as long as it takes; so does drain here, within reason.
-        wait::deadline(std::time::Duration::from_secs(24 * 3600), 0)
-    } else {
-        wait::deadline(args.timeout, longest_grace)
-    };
+    let deadline = wait::deadline(args.timeout, &waiting);
     wait::until_gone(&waiting, deadline).await?;
     emit_line(format!("node/{} drained", args.node));
     Ok(())

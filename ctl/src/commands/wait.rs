@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::time::Instant;
-use tug_client::DynamicApi;
+use tug_client::{Deleted, DynamicApi};
 
 use super::error::{usage, Result};
 
@@ -18,6 +19,24 @@ pub struct Deleting {
     pub uid: String,
     /// How kubectl names it in the timeout message: `pods/x`.
     pub display: String,
+    /// The grace period the server gave it, in seconds.
+    pub grace_seconds: u64,
+}
+
+impl Deleting {
+    /// What to wait for after `api.delete(name)` answered `answer`:
+    /// nothing when the answer is a Status (the object is gone already).
+    pub fn after(api: &DynamicApi, name: &str, answer: Deleted<Value>) -> Option<Deleting> {
+        let object = answer.object()?;
+        let meta = &object["metadata"];
+        Some(Deleting {
+            api: api.clone(),
+            name: name.to_string(),
+            uid: meta["uid"].as_str().unwrap_or_default().to_string(),
+            display: format!("{}/{name}", api.resource().plural_group()),
+            grace_seconds: meta["deletionGracePeriodSeconds"].as_u64().unwrap_or(0),
+        })
+    }
 }
 
 /// Wait until every object in `objects` is gone, or fail at `deadline`
@@ -51,11 +70,12 @@ pub async fn until_gone(objects: &[Deleting], deadline: Instant) -> Result<()> {
     Ok(())
 }
 
-/// The deadline for a wait of `timeout`; a zero timeout means the
-/// longest grace period among the objects plus a minute.
-pub fn deadline(timeout: Duration, longest_grace_seconds: u64) -> Instant {
+/// The deadline for a wait of `timeout` for `objects`; a zero timeout
+/// means the longest grace period among them plus a minute.
+pub fn deadline(timeout: Duration, objects: &[Deleting]) -> Instant {
     let wait = if timeout.is_zero() {
-        Duration::from_secs(longest_grace_seconds + 60)
+        let longest = objects.iter().map(|o| o.grace_seconds).max().unwrap_or(0);
+        Duration::from_secs(longest + 60)
     } else {
         timeout
     };

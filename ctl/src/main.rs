@@ -1,7 +1,8 @@
-//! `tugctl`: filled in by the Client issue. Until then it says so and fails.
+//! `tugctl`: the kubectl-style command line for Tugboat.
+
+use clap::Parser;
 
 fn main() {
-    println!("tugctl {}", env!("CARGO_PKG_VERSION"));
-    eprintln!("tugctl: not implemented yet");
-    std::process::exit(1);
+    let cli = tugctl::cli::Cli::parse();
+    std::process::exit(tugctl::commands::main(cli));
 }

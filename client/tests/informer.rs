@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::proxy::Proxy;
 use common::{client, obj, start, start_with, WAIT};
 use futures::StreamExt;
 use rand::Rng;
@@ -18,6 +17,7 @@ use tug_api::core::{ConfigMap, Pod};
 use tug_client::{
     key_of, Api, DeleteParams, Error, Event, Informer, ListParams, Patch, PostParams, Store,
 };
+use tug_tests::proxy::Proxy;
 
 fn configmap(name: &str, value: &str) -> ConfigMap {
     obj(json!({

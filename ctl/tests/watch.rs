@@ -5,16 +5,13 @@
 
 mod common;
 
-// The client's cuttable TCP proxy, shared rather than copied.
-#[path = "../../client/tests/common/proxy.rs"]
-mod proxy;
-
 use std::time::Duration;
 
 use common::Cluster;
 use futures::StreamExt;
 use serde_json::json;
 use tug_client::ListParams;
+use tug_tests::proxy;
 
 fn cm(name: &str) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",

@@ -2,5 +2,7 @@
 //! loopback ports and cleans up after them.
 
 pub mod apiserver;
+pub mod bins;
 pub mod etcd;
 pub mod net;
+pub mod proxy;

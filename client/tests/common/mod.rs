@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod proxy;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,19 +11,7 @@ use tug_tests::apiserver::{ApiServerProcess, Store};
 
 /// The built `tug-apiserver`, next to this test binary in the target dir.
 pub fn apiserver_binary() -> PathBuf {
-    let candidates = [
-        // target/debug/deps/<test> → target/debug/tug-apiserver
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent()?.parent().map(|d| d.join("tug-apiserver"))),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/tug-apiserver")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.exists() {
-            return c;
-        }
-    }
-    panic!("tug-apiserver binary not found in the target directory: run cargo build -p tug-apiserver first");
+    tug_tests::bins::workspace_binary("tug-apiserver")
 }
 
 pub fn start() -> ApiServerProcess {

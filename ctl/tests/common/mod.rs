@@ -21,22 +21,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The built `tug-apiserver` (scripts/test.sh builds every binary first).
 pub fn apiserver_binary() -> PathBuf {
-    let candidates = [
-        // target/debug/deps/<test> → target/debug/tug-apiserver
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent()?.parent().map(|d| d.join("tug-apiserver"))),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/tug-apiserver")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.exists() {
-            return c;
-        }
-    }
-    panic!(
-        "tug-apiserver binary not found in the target directory: run `cargo build --workspace --bins` \
-         (scripts/test.sh does) before the tugctl tests"
-    );
+    tug_tests::bins::workspace_binary("tug-apiserver")
 }
 
 /// The workspace root (for `manifests/`).

@@ -32,18 +32,9 @@ pub fn obj<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
     serde_json::from_value(v).expect("fixture decodes")
 }
 
-/// Poll `cond` every 10 ms until it holds or `timeout` passes.
+/// Poll a plain condition until it holds or `timeout` passes.
 pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tug_tests::net::eventually(timeout, || std::future::ready(cond())).await
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);

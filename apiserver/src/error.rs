@@ -120,10 +120,6 @@ impl ApiError {
         ApiError::from(Status::failure(415, "UnsupportedMediaType", message))
     }
 
-    pub fn not_acceptable(message: impl Into<String>) -> Self {
-        ApiError::from(Status::failure(406, "NotAcceptable", message))
-    }
-
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::from(Status::failure(500, "InternalError", message))
     }

@@ -173,11 +173,6 @@ impl WatchCache {
         Ok(cache)
     }
 
-    /// The revision of the newest event this cache has seen.
-    pub fn newest_revision(&self) -> i64 {
-        self.state.lock().map(|s| s.newest).unwrap_or(0)
-    }
-
     /// Follow storage forever, re-watching after errors.
     async fn run(self: Arc<Self>, start: i64) {
         let mut after = start;

@@ -57,13 +57,6 @@ impl Registry {
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
     }
 
-    /// Look a kind up by its Kind name (`Pod`) in a group.
-    pub fn by_kind(&self, group: &str, kind: &str) -> Option<&Handler> {
-        self.handlers
-            .iter()
-            .find(|h| h.info().group == group && h.info().kind == kind)
-    }
-
     pub fn all(&self) -> &[Handler] {
         &self.handlers
     }

@@ -3,6 +3,7 @@
 //! defaulting, label selectors, quantities, patches. No I/O.
 
 pub mod decode;
+pub mod duration;
 pub mod intstr;
 pub mod meta;
 pub mod patch;

@@ -120,6 +120,21 @@ impl ObjectMeta {
     }
 }
 
+impl OwnerReference {
+    /// A controller reference to `owner` (`controller` and
+    /// `blockOwnerDeletion` true), as ReplicaSets put on their pods.
+    pub fn controller_of<K: crate::Resource>(owner: &K) -> OwnerReference {
+        OwnerReference {
+            api_version: K::api_version(),
+            kind: K::KIND.to_string(),
+            name: owner.meta().name.clone(),
+            uid: owner.meta().uid.clone(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }
+    }
+}
+
 /// `metav1.OwnerReference`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ipnet::Ipv4Net;
+use tug_api::duration::parse_duration;
 use tug_apiserver::server::{ApiServer, ServerConfig};
 use tug_apiserver::storage::{spawn_compactor, EtcdStorage, SqliteStorage, Storage};
 
@@ -62,22 +63,6 @@ fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
         return Err(format!("{s:?} is not a valid port range"));
     }
     Ok((a, b))
-}
-
-/// `300ms`, `10s`, `5m`, `1h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    }
 }
 
 fn init_logging(format: &str) {

@@ -206,6 +206,18 @@ impl<K: Resource> Informer<K> {
         self
     }
 
+    /// Call `handler` for every change (the `&mut` form of
+    /// [`Informer::on_event`], for informers shared through an
+    /// [`InformerFactory`](crate::factory::InformerFactory)).
+    pub fn add_handler(&mut self, handler: impl Fn(&Event<K>) + Send + Sync + 'static) {
+        self.handlers.push(Box::new(handler));
+    }
+
+    /// Add a custom index (the `&mut` form of [`Informer::with_index`]).
+    pub fn add_index(&mut self, name: &str, f: impl Fn(&K) -> Vec<String> + Send + Sync + 'static) {
+        self.store.add_index(name, f);
+    }
+
     /// The store this informer fills (clones share it).
     pub fn store(&self) -> Store<K> {
         self.store.clone()

@@ -10,7 +10,10 @@
 //! - [`Informer`] and [`Store`]: list + watch into an indexed local cache,
 //!   resuming after dropped connections and relisting on 410 Gone;
 //! - [`WorkQueue`]: de-duplicated keys, one worker per key, per-key backoff;
-//! - [`leader`]: leader election on a Lease.
+//! - [`leader`]: leader election on a Lease;
+//! - [`InformerFactory`]: one shared informer per kind per process;
+//! - [`EventRecorder`]: Events about objects, aggregated and never blocking;
+//! - [`run_workers`]: the reconcile loop of a level-triggered controller.
 //!
 //! ```no_run
 //! # async fn demo() -> tug_client::Result<()> {
@@ -30,9 +33,13 @@
 pub mod api;
 mod backoff;
 pub mod client;
+pub mod component;
 pub mod config;
+pub mod controller;
 pub mod discovery;
 pub mod error;
+pub mod events;
+pub mod factory;
 pub mod informer;
 pub mod leader;
 pub mod params;
@@ -46,8 +53,11 @@ pub use tug_api as api_types;
 pub use crate::api::{Api, ApiObject, Deleted, DynamicApi};
 pub use crate::client::{Client, Request};
 pub use crate::config::{Config, Kubeconfig, KubeconfigOptions};
+pub use crate::controller::{run_workers, Action};
 pub use crate::discovery::{DiscoveredResource, Discovery};
 pub use crate::error::{Error, Result};
+pub use crate::events::{reference_to, EventRecorder};
+pub use crate::factory::InformerFactory;
 pub use crate::informer::{Event, Informer, InformerStats};
 pub use crate::leader::{LeaderElectionConfig, LeaderElector, Leadership};
 pub use crate::params::{

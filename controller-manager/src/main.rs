@@ -1,8 +1,103 @@
-//! `tug-controller-manager`: filled in by a later issue. Until then it says so and fails,
-//! so nothing mistakes it for a working component.
+//! `tug-controller-manager`: the control loops that make the cluster
+//! converge, all in one process under one leader election, sharing one
+//! informer per kind. Each controller lives in its own module and is
+//! level-triggered: informer events enqueue keys, workers reconcile a key
+//! from the caches and write the difference through the API.
 
-fn main() {
-    println!("tug-controller-manager {}", env!("CARGO_PKG_VERSION"));
-    eprintln!("tug-controller-manager: not implemented yet");
-    std::process::exit(1);
+mod context;
+
+use clap::Parser;
+use tug_client::component::{init_logging, run_as_leader, ConnectionFlags, LeaderElectionFlags};
+use tug_client::InformerFactory;
+
+use crate::context::{ControllerContext, Options, StartFn};
+
+/// Every controller by the name `--controllers` uses.
+const CONTROLLERS: &[(&str, StartFn)] = &[];
+
+#[derive(Parser, Debug)]
+#[command(name = "tug-controller-manager", version, about)]
+struct Flags {
+    #[command(flatten)]
+    connection: ConnectionFlags,
+    #[command(flatten)]
+    leader_election: LeaderElectionFlags,
+    #[command(flatten)]
+    options: Options,
+    /// Controllers to run: `*` for all, `-name` to leave one out
+    /// (`*,-garbagecollector`).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+/// Whether `name` is selected by a `--controllers` list.
+fn enabled(list: &[String], name: &str) -> bool {
+    if list.iter().any(|c| c == &format!("-{name}")) {
+        return false;
+    }
+    list.iter().any(|c| c == name || c == "*")
+}
+
+#[tokio::main]
+async fn main() {
+    let flags = Flags::parse();
+    init_logging(&flags.log_format);
+    for name in &flags.controllers {
+        let bare = name.trim_start_matches('-');
+        if bare != "*" && !CONTROLLERS.iter().any(|(n, _)| *n == bare) {
+            eprintln!("tug-controller-manager: unknown controller {bare:?} in --controllers");
+            std::process::exit(2);
+        }
+    }
+    let client = match flags.connection.client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tug-controller-manager: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut ctx = ControllerContext {
+        client: client.clone(),
+        informers: InformerFactory::new(client.clone()),
+        options: std::sync::Arc::new(flags.options.clone()),
+    };
+    let work = async move {
+        let mut loops = Vec::new();
+        for (name, start) in CONTROLLERS {
+            if enabled(&flags.controllers, name) {
+                tracing::info!(controller = name, "starting controller");
+                loops.push(start(&mut ctx));
+            }
+        }
+        let _informers = ctx.informers.start();
+        futures::future::join_all(loops).await;
+    };
+    if let Err(e) = run_as_leader(
+        client,
+        &flags.leader_election,
+        "tug-controller-manager",
+        work,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "stopping");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enabled;
+
+    #[test]
+    fn controllers_flag_selects_and_excludes() {
+        let list = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+        assert!(enabled(&list("*"), "replicaset"));
+        assert!(!enabled(&list("*,-replicaset"), "replicaset"));
+        assert!(enabled(&list("replicaset"), "replicaset"));
+        assert!(!enabled(&list("deployment"), "replicaset"));
+    }
 }

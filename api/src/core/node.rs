@@ -103,6 +103,37 @@ pub struct NodeStatus {
     pub features: Option<NodeFeatures>,
 }
 
+/// The taint the node lifecycle controller puts on a node that stopped
+/// reporting (`Ready` is `Unknown`).
+pub const TAINT_NODE_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// The taint on a node whose kubelet reports `Ready=False`.
+pub const TAINT_NODE_NOT_READY: &str = "node.kubernetes.io/not-ready";
+/// The taint mirroring `spec.unschedulable`.
+pub const TAINT_NODE_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+/// The namespace holding node heartbeat Leases.
+pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
+impl Node {
+    /// The condition of `type_`, if reported.
+    pub fn condition(&self, type_: &str) -> Option<&NodeCondition> {
+        self.status.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// `Ready` is `True`.
+    pub fn is_ready(&self) -> bool {
+        self.condition("Ready").is_some_and(|c| c.status == "True")
+    }
+
+    /// The node's first `InternalIP` address, if any.
+    pub fn internal_ip(&self) -> Option<&str> {
+        self.status
+            .addresses
+            .iter()
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.as_str())
+    }
+}
+
 /// `v1.NodeCondition` (`Ready`, `MemoryPressure`, `DiskPressure`, ...).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

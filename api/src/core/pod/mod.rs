@@ -6,7 +6,9 @@ mod container;
 mod defaults;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod lifecycle;
 mod qos;
+mod requests;
 mod scheduling;
 mod spec;
 mod status;
@@ -20,7 +22,9 @@ pub use defaults::{
     DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, DEFAULT_VOLUME_MODE,
     TERMINATION_MESSAGE_PATH_DEFAULT,
 };
+pub use lifecycle::*;
 pub use qos::pod_qos_class;
+pub use requests::{pod_host_ports, pod_requests, PodRequests};
 pub use scheduling::*;
 pub use spec::*;
 pub use status::*;

@@ -145,3 +145,69 @@ pub struct TopologySpreadConstraint {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_label_keys: Vec<String>,
 }
+
+impl Toleration {
+    /// Whether this toleration tolerates `taint` (`v1.Toleration.ToleratesTaint`):
+    /// the effects match (or the toleration names none), the keys match (or
+    /// the toleration has none, with `Exists`), and the values match under
+    /// `Equal` (the default operator).
+    pub fn tolerates(&self, taint: &crate::core::Taint) -> bool {
+        if !self.effect.is_empty() && self.effect != taint.effect {
+            return false;
+        }
+        if !self.key.is_empty() && self.key != taint.key {
+            return false;
+        }
+        match self.operator.as_str() {
+            "Exists" => true,
+            "" | "Equal" => self.value == taint.value,
+            _ => false,
+        }
+    }
+}
+
+/// Whether any of `tolerations` tolerates `taint`.
+pub fn tolerates_taint(tolerations: &[Toleration], taint: &crate::core::Taint) -> bool {
+    tolerations.iter().any(|t| t.tolerates(taint))
+}
+
+#[cfg(test)]
+mod toleration_tests {
+    use super::*;
+    use crate::core::Taint;
+
+    fn taint(key: &str, value: &str, effect: &str) -> Taint {
+        Taint {
+            key: key.into(),
+            value: value.into(),
+            effect: effect.into(),
+            time_added: None,
+        }
+    }
+
+    #[test]
+    fn tolerations_match_key_value_and_effect() {
+        let t = taint("dedicated", "gpu", "NoSchedule");
+        let equal = Toleration {
+            key: "dedicated".into(),
+            value: "gpu".into(),
+            ..Default::default()
+        };
+        assert!(equal.tolerates(&t));
+        let wrong_value = Toleration {
+            value: "cpu".into(),
+            ..equal.clone()
+        };
+        assert!(!wrong_value.tolerates(&t));
+        let exists_all = Toleration {
+            operator: "Exists".into(),
+            ..Default::default()
+        };
+        assert!(exists_all.tolerates(&t));
+        let other_effect = Toleration {
+            effect: "NoExecute".into(),
+            ..equal
+        };
+        assert!(!other_effect.tolerates(&t));
+    }
+}

@@ -1,0 +1,232 @@
+//! The command line of each component. Pure functions: what runs is
+//! decided here and recorded in `cluster.json`, so a restart runs exactly
+//! the same command.
+//!
+//! The spec's extra arguments come last, after the launcher's own.
+
+use std::path::Path;
+
+use crate::component::NodeGroup;
+use crate::spec::{ClusterSpec, Runtime};
+
+/// `tug-apiserver` on loopback `port`, its store in `data_dir` or, when
+/// given, on etcd at `etcd_url`.
+pub fn apiserver(
+    port: u16,
+    data_dir: &Path,
+    etcd_url: Option<&str>,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--bind-address".to_string(),
+        "127.0.0.1".into(),
+        "--insecure-port".into(),
+        port.to_string(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    if let Some(url) = etcd_url {
+        args.extend(["--etcd-servers".into(), url.to_string()]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A scheduler or controller-manager talking to `master`.
+pub fn control_plane(master: &str, extra: &[String]) -> Vec<String> {
+    let mut args = vec!["--master".to_string(), master.to_string()];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A kubelet hosting `group`, with the spec's runtime and node sizes.
+pub fn kubelet(master: &str, group: &NodeGroup, spec: &ClusterSpec) -> Vec<String> {
+    kubelet_with(
+        master,
+        group,
+        spec.runtime,
+        &spec.node_cpu,
+        &spec.node_memory,
+        spec.node_max_pods,
+        &spec.extra_args.kubelet,
+    )
+}
+
+/// [`kubelet`] with each setting spelled out.
+pub fn kubelet_with(
+    master: &str,
+    group: &NodeGroup,
+    runtime: Runtime,
+    cpu: &str,
+    memory: &str,
+    max_pods: u32,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--runtime".to_string(),
+        runtime.as_str().into(),
+        "--master".into(),
+        master.to_string(),
+        "--node-name".into(),
+        group.name.clone(),
+        "--hollow-nodes".into(),
+        group.count.to_string(),
+        "--cpu".into(),
+        cpu.to_string(),
+        "--memory".into(),
+        memory.to_string(),
+        "--max-pods".into(),
+        max_pods.to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A single-member etcd with its data in `data_dir`, serving clients on
+/// `client_port` and peers on `peer_port` (loopback only).
+pub fn etcd(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[String]) -> Vec<String> {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let mut args = vec![
+        "--name=default".to_string(),
+        format!("--data-dir={}", data_dir.display()),
+        format!("--listen-client-urls={client}"),
+        format!("--advertise-client-urls={client}"),
+        format!("--listen-peer-urls={peer}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+        format!("--initial-cluster=default={peer}"),
+        // A lone member elects itself; short timers make that quick.
+        "--heartbeat-interval=10".into(),
+        "--election-timeout=100".into(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Whether a scheduler or controller-manager run with `args` elects a
+/// leader: `--leader-elect` is on unless the last occurrence says false
+/// (`--leader-elect=false` or `--leader-elect false`).
+pub fn leader_elect(args: &[String]) -> bool {
+    let mut on = true;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let value = if arg == "--leader-elect" {
+            iter.next().map(String::as_str)
+        } else {
+            arg.strip_prefix("--leader-elect=")
+        };
+        if let Some(value) = value {
+            on = value != "false";
+        }
+    }
+    on
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn apiserver_on_loopback_with_its_store() {
+        let args = apiserver(6443, Path::new("/s/apiserver"), None, &strings(&["--v=1"]));
+        assert_eq!(
+            args,
+            strings(&[
+                "--bind-address",
+                "127.0.0.1",
+                "--insecure-port",
+                "6443",
+                "--data-dir",
+                "/s/apiserver",
+                "--v=1"
+            ])
+        );
+        let args = apiserver(1, Path::new("/d"), Some("http://127.0.0.1:2379"), &[]);
+        assert_eq!(
+            args[6..],
+            strings(&["--etcd-servers", "http://127.0.0.1:2379"])
+        );
+    }
+
+    #[test]
+    fn kubelet_gets_its_nodes_sizes_and_extras_last() {
+        let spec = ClusterSpec {
+            node_cpu: "2".into(),
+            node_memory: "4Gi".into(),
+            node_max_pods: 30,
+            ..ClusterSpec::new("x")
+        };
+        let mut spec = spec;
+        spec.extra_args.kubelet = strings(&["--fake-start-latency=50ms"]);
+        let group = NodeGroup {
+            name: "node-1".into(),
+            count: 100,
+        };
+        assert_eq!(
+            kubelet("http://127.0.0.1:9", &group, &spec),
+            strings(&[
+                "--runtime",
+                "fake",
+                "--master",
+                "http://127.0.0.1:9",
+                "--node-name",
+                "node-1",
+                "--hollow-nodes",
+                "100",
+                "--cpu",
+                "2",
+                "--memory",
+                "4Gi",
+                "--max-pods",
+                "30",
+                "--fake-start-latency=50ms"
+            ])
+        );
+    }
+
+    #[test]
+    fn control_plane_components_talk_to_the_master() {
+        assert_eq!(
+            control_plane(
+                "http://127.0.0.1:9",
+                &strings(&["--leader-elect-lease-duration=2s"])
+            ),
+            strings(&[
+                "--master",
+                "http://127.0.0.1:9",
+                "--leader-elect-lease-duration=2s"
+            ])
+        );
+    }
+
+    #[test]
+    fn etcd_is_a_lone_loopback_member() {
+        let args = etcd(Path::new("/s/etcd"), 2379, 2380, &[]);
+        assert!(args.contains(&"--data-dir=/s/etcd".to_string()));
+        assert!(args.contains(&"--listen-client-urls=http://127.0.0.1:2379".to_string()));
+        assert!(args.contains(&"--initial-cluster=default=http://127.0.0.1:2380".to_string()));
+    }
+
+    #[test]
+    fn leader_election_is_on_unless_switched_off_last() {
+        assert!(leader_elect(&[]));
+        assert!(!leader_elect(&strings(&["--leader-elect=false"])));
+        assert!(!leader_elect(&strings(&[
+            "--master",
+            "u",
+            "--leader-elect",
+            "false"
+        ])));
+        assert!(leader_elect(&strings(&[
+            "--leader-elect=false",
+            "--leader-elect=true"
+        ])));
+        assert!(leader_elect(&strings(&[
+            "--leader-elect-lease-duration=2s"
+        ])));
+    }
+}

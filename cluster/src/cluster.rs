@@ -1,0 +1,789 @@
+//! [`Cluster`]: a running local cluster — start it, look at it, break it
+//! on purpose (tests), stop it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tug_api::coordination::Lease;
+use tug_api::core::Node;
+use tug_client::{Api, Client, Config, ListParams};
+
+use crate::args;
+use crate::bins::{self, BinaryLocator};
+use crate::component::{node_groups, ComponentId, NodeGroup, Role};
+use crate::error::{io, Error, Result};
+use crate::health::{self, ComponentHealth, Observations, Status};
+use crate::kubeconfig;
+use crate::paths;
+use crate::process::{self, Launch};
+use crate::spec::{ClusterSpec, Store};
+use crate::state::{ClusterState, ComponentRecord, NodeTemplate, STATE_VERSION};
+
+/// How often readiness is polled.
+const POLL: Duration = Duration::from_millis(100);
+/// How long `down` lets a component shut down after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Log lines quoted in an error.
+const TAIL_LINES: usize = 20;
+/// Attempts at starting etcd / the apiserver on a free port, which another
+/// process may take between our choosing and its binding.
+const PORT_ATTEMPTS: usize = 3;
+/// How long a loaded cluster's `restart`/`add_node` waits for readiness.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The order `down` stops components in: clients of the apiserver first,
+/// then the apiserver, then its store.
+const STOP_ORDER: &[&[Role]] = &[
+    &[Role::Kubelet, Role::Scheduler, Role::ControllerManager],
+    &[Role::ApiServer],
+    &[Role::Etcd],
+];
+
+/// A local cluster: etcd (optional), an apiserver, schedulers,
+/// controller-managers and kubelets as processes, recorded in the state
+/// directory.
+///
+/// Dropping a `Cluster` kills (SIGKILL) every process *this value*
+/// started, so a test never leaks processes, even when it panics; call
+/// [`Cluster::detach`] to leave them running (what `tugctl cluster up`
+/// does) and [`Cluster::down`] to stop a cluster, including one
+/// [`Cluster::load`]ed from its state file.
+pub struct Cluster {
+    state: ClusterState,
+    client: Client,
+    /// Processes started by this value, by component; reaped on exit.
+    children: Mutex<HashMap<ComponentId, Child>>,
+    /// Leader-election identities read from the logs.
+    identities: Mutex<HashMap<ComponentId, String>>,
+    ready_timeout: Duration,
+    detached: bool,
+}
+
+impl Cluster {
+    /// Start the cluster `spec` describes and wait until it is ready:
+    /// the apiserver healthy, a scheduler and a controller-manager
+    /// leading, every node `Ready`. Then write its kubeconfig.
+    ///
+    /// Refuses when a cluster already runs from the same state directory.
+    /// On failure everything started is stopped again and the error
+    /// quotes the failing component's log.
+    pub async fn up(spec: ClusterSpec) -> Result<Cluster> {
+        spec.validate()?;
+        if let Some(old) = ClusterState::read(&spec.state_dir)? {
+            if old.any_running() {
+                return Err(Error::AlreadyRunning { name: spec.name });
+            }
+        }
+        remove_owned_entries(&spec.state_dir)?;
+        let locator = BinaryLocator::new(spec.bin_dir.as_deref());
+        let binaries = Binaries::find(&locator, spec.store)?;
+        let api_port = spec.api_port.unwrap_or_else(free_port);
+        let url = api_url(api_port);
+        let state = ClusterState {
+            version: STATE_VERSION,
+            name: spec.name.clone(),
+            runtime: spec.runtime,
+            store: spec.store,
+            url: url.clone(),
+            api_port,
+            state_dir: spec.state_dir.clone(),
+            kubeconfig: spec.state_dir.join(paths::KUBECONFIG_FILE),
+            extra_kubeconfig: spec.extra_kubeconfig.clone(),
+            log_filter: spec.log_filter.clone(),
+            node_template: NodeTemplate {
+                binary: binaries.kubelet.clone(),
+                runtime: spec.runtime,
+                cpu: spec.node_cpu.clone(),
+                memory: spec.node_memory.clone(),
+                max_pods: spec.node_max_pods,
+                extra_args: spec.extra_args.kubelet.clone(),
+            },
+            components: Vec::new(),
+        };
+        let mut cluster = Cluster {
+            client: client_for(&url)?,
+            state,
+            children: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
+            ready_timeout: spec.ready_timeout,
+            detached: false,
+        };
+        // On error `cluster` is dropped here, which kills what it started;
+        // so is a caller's future dropped half-way (Ctrl-C).
+        match cluster.start(&spec, &binaries).await {
+            Ok(()) => Ok(cluster),
+            Err(e) => {
+                cluster.kill_all();
+                let _ = std::fs::remove_file(ClusterState::path(&spec.state_dir));
+                Err(e)
+            }
+        }
+    }
+
+    async fn start(&mut self, spec: &ClusterSpec, binaries: &Binaries) -> Result<()> {
+        std::fs::create_dir_all(&spec.state_dir)
+            .map_err(io(format!("creating {}", spec.state_dir.display())))?;
+        let etcd_url = match &binaries.etcd {
+            Some(etcd) => Some(self.start_etcd(etcd, &spec.extra_args.etcd).await?),
+            None => None,
+        };
+        self.start_apiserver(spec, &binaries.apiserver, etcd_url.as_deref())
+            .await?;
+        let url = self.state.url.clone();
+        for i in 0..spec.schedulers {
+            let args = args::control_plane(&url, &spec.extra_args.scheduler);
+            self.spawn(
+                ComponentId::scheduler(i),
+                Role::Scheduler,
+                &binaries.scheduler,
+                args,
+                None,
+            )?;
+        }
+        for i in 0..spec.controller_managers {
+            let args = args::control_plane(&url, &spec.extra_args.controller_manager);
+            let id = ComponentId::controller_manager(i);
+            self.spawn(
+                id,
+                Role::ControllerManager,
+                &binaries.controller_manager,
+                args,
+                None,
+            )?;
+        }
+        for group in node_groups(spec.nodes, spec.hollow_nodes_per_process) {
+            self.spawn_kubelet(group)?;
+        }
+        let everyone: Vec<ComponentId> =
+            self.state.components.iter().map(|c| c.id.clone()).collect();
+        self.wait_ready(&everyone, spec.ready_timeout).await?;
+        self.write_kubeconfigs()
+    }
+
+    async fn start_etcd(&mut self, binary: &Path, extra: &[String]) -> Result<String> {
+        let data_dir = self.state.state_dir.join(paths::ETCD_DIR);
+        let id = ComponentId::etcd();
+        let mut last = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            let client_port = free_port();
+            let args = args::etcd(&data_dir, client_port, free_port(), extra);
+            self.spawn(id.clone(), Role::Etcd, binary, args, None)?;
+            let deadline = Instant::now() + self.ready_timeout;
+            loop {
+                if let Some(e) = self.exited(&id) {
+                    last = Some(e);
+                    break;
+                }
+                if health::etcd_healthy(client_port).await {
+                    return Ok(format!("http://127.0.0.1:{client_port}"));
+                }
+                if Instant::now() > deadline {
+                    return Err(Error::Timeout(format!(
+                        "etcd not healthy after {}s; last lines of its log:\n{}",
+                        self.ready_timeout.as_secs(),
+                        process::log_tail(
+                            &paths::log_file(&self.state.state_dir, id.as_str()),
+                            0,
+                            10
+                        )
+                    )));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Timeout("etcd did not start".into())))
+    }
+
+    async fn start_apiserver(
+        &mut self,
+        spec: &ClusterSpec,
+        binary: &Path,
+        etcd_url: Option<&str>,
+    ) -> Result<()> {
+        let data_dir = self.state.state_dir.join(paths::APISERVER_DIR);
+        let id = ComponentId::apiserver();
+        for attempt in 1..=PORT_ATTEMPTS {
+            if attempt > 1 {
+                // The port we chose was taken before the apiserver bound it.
+                let port = free_port();
+                self.state.api_port = port;
+                self.state.url = api_url(port);
+                self.client = client_for(&self.state.url)?;
+            }
+            let args = args::apiserver(
+                self.state.api_port,
+                &data_dir,
+                etcd_url,
+                &spec.extra_args.apiserver,
+            );
+            self.spawn(id.clone(), Role::ApiServer, binary, args, None)?;
+            match self.wait_ready(std::slice::from_ref(&id), spec.ready_timeout).await {
+                Err(Error::Exited { tail, .. })
+                    if spec.api_port.is_none()
+                        && attempt < PORT_ATTEMPTS
+                        && tail.to_lowercase().contains("address already in use") => {}
+                other => return other,
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// A kubelet process for `group`.
+    fn spawn_kubelet(&mut self, group: NodeGroup) -> Result<ComponentId> {
+        let template = &self.state.node_template;
+        let args = args::kubelet_with(
+            &self.state.url,
+            &group,
+            template.runtime,
+            &template.cpu,
+            &template.memory,
+            template.max_pods,
+            &template.extra_args,
+        );
+        let binary = template.binary.clone();
+        let id = ComponentId::kubelet(&group.name);
+        self.spawn(id.clone(), Role::Kubelet, &binary, args, Some(group))?;
+        Ok(id)
+    }
+
+    /// Start a component's process, record it and save the state.
+    fn spawn(
+        &mut self,
+        id: ComponentId,
+        role: Role,
+        binary: &Path,
+        args: Vec<String>,
+        nodes: Option<NodeGroup>,
+    ) -> Result<()> {
+        let env = if role == Role::Etcd {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([
+                ("RUST_LOG".to_string(), self.state.log_filter.clone()),
+                // Plain log files, without terminal colour codes.
+                ("NO_COLOR".to_string(), "1".to_string()),
+            ])
+        };
+        let mut record = ComponentRecord {
+            log: paths::log_file(&self.state.state_dir, id.as_str()),
+            id,
+            role,
+            binary: binary.to_path_buf(),
+            args,
+            env,
+            log_offset: 0,
+            pid: 0,
+            start_ticks: None,
+            nodes,
+        };
+        self.launch(&mut record, true)?;
+        self.state.components.retain(|c| c.id != record.id);
+        self.state.components.push(record);
+        self.state.write()
+    }
+
+    /// Run `record`'s command, filling in its pid.
+    fn launch(&self, record: &mut ComponentRecord, fresh_log: bool) -> Result<()> {
+        let env: Vec<(String, String)> = record.env.clone().into_iter().collect();
+        let started = process::spawn(&Launch {
+            binary: &record.binary,
+            args: &record.args,
+            env: &env,
+            log: &record.log,
+            truncate_log: fresh_log,
+        })?;
+        record.pid = started.child.id();
+        record.start_ticks = started.start_ticks;
+        record.log_offset = started.log_offset;
+        self.identities.lock().unwrap().remove(&record.id);
+        self.children
+            .lock()
+            .unwrap()
+            .insert(record.id.clone(), started.child);
+        Ok(())
+    }
+
+    /// Read a cluster's state file from `state_dir`, to look at it or stop
+    /// it. Dropping the result stops nothing.
+    pub fn load(state_dir: &Path) -> Result<Cluster> {
+        let state = ClusterState::read(state_dir)?.ok_or_else(|| Error::NotFound {
+            name: state_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            state_file: ClusterState::path(state_dir),
+        })?;
+        Ok(Cluster {
+            client: client_for(&state.url)?,
+            state,
+            children: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            detached: false,
+        })
+    }
+
+    /// [`Cluster::load`] the cluster `name` from its default state directory.
+    pub fn load_named(name: &str) -> Result<Cluster> {
+        crate::spec::validate_name(name)?;
+        match Cluster::load(&paths::state_dir(name)) {
+            Err(Error::NotFound { state_file, .. }) => Err(Error::NotFound {
+                name: name.to_string(),
+                state_file,
+            }),
+            other => other,
+        }
+    }
+
+    /// The cluster's name.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// The apiserver URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.state.url
+    }
+
+    /// The kubeconfig in the state directory.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.state.kubeconfig
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state.state_dir
+    }
+
+    /// A client for the cluster's apiserver.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// What is recorded about the cluster.
+    pub fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// Every component, in start order (killed ones included: see
+    /// [`ComponentRecord::is_running`]).
+    pub fn components(&self) -> &[ComponentRecord] {
+        &self.state.components
+    }
+
+    /// The components playing `role`.
+    pub fn components_of(&self, role: Role) -> Vec<ComponentId> {
+        self.state
+            .components
+            .iter()
+            .filter(|c| c.role == role)
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// The names of every node, in start order.
+    pub fn node_names(&self) -> Vec<String> {
+        self.state.node_names()
+    }
+
+    /// The kubelet process hosting node `node`.
+    pub fn kubelet_of(&self, node: &str) -> Option<ComponentId> {
+        self.state
+            .components
+            .iter()
+            .find(|c| c.node_names().iter().any(|n| n == node))
+            .map(|c| c.id.clone())
+    }
+
+    /// The component currently holding `role`'s Lease (scheduler,
+    /// controller-manager), if a recorded component holds a live one.
+    pub async fn leader(&self, role: Role) -> Result<Option<ComponentId>> {
+        let Some(lease_name) = role.lease_name() else {
+            return Ok(None);
+        };
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-system");
+        let Some(lease) = leases.get_opt(lease_name).await? else {
+            return Ok(None);
+        };
+        if !health::lease_fresh(&lease, chrono::Utc::now()) {
+            return Ok(None);
+        }
+        let holder = lease.spec.holder_identity.unwrap_or_default();
+        Ok(self.holders().remove(&holder))
+    }
+
+    /// Kill component `id` at once (SIGKILL: a crash, nothing cleaned up).
+    pub fn kill(&mut self, id: &ComponentId) -> Result<()> {
+        let record = self
+            .state
+            .component(id)
+            .ok_or_else(|| Error::UnknownComponent(id.to_string()))?;
+        if let Some(mut child) = self.children.lock().unwrap().remove(id) {
+            let _ = child.kill();
+            let _ = child.wait();
+        } else if record.is_running() {
+            process::signal(record.pid, libc::SIGKILL);
+        }
+        Ok(())
+    }
+
+    /// Start component `id` again with the same command line (killing it
+    /// first if it still runs), and wait until it is ready again.
+    pub async fn restart(&mut self, id: &ComponentId) -> Result<()> {
+        self.kill(id)?;
+        let index = self
+            .state
+            .components
+            .iter()
+            .position(|c| &c.id == id)
+            .ok_or_else(|| Error::UnknownComponent(id.to_string()))?;
+        let mut record = self.state.components[index].clone();
+        self.launch(&mut record, false)?;
+        self.state.components[index] = record;
+        self.state.write()?;
+        self.wait_ready(std::slice::from_ref(id), self.ready_timeout).await
+    }
+
+    /// Start one more node, `name`, in its own kubelet process, and wait
+    /// until it is `Ready`.
+    pub async fn add_node(&mut self, name: &str) -> Result<ComponentId> {
+        if self.node_names().iter().any(|n| n == name) {
+            return Err(Error::Invalid(format!(
+                "the cluster already has a node {name:?}"
+            )));
+        }
+        let id = self.spawn_kubelet(NodeGroup::single(name))?;
+        self.wait_ready(std::slice::from_ref(&id), self.ready_timeout).await?;
+        Ok(id)
+    }
+
+    /// The health of every component.
+    pub async fn status(&self) -> Vec<ComponentHealth> {
+        let ids: Vec<ComponentId> = self.state.components.iter().map(|c| c.id.clone()).collect();
+        self.health_of(&ids).await
+    }
+
+    /// Wait until the components `ids` are all [`Status::Running`]; fail
+    /// at once, with its log, when one exits, and after `timeout` with
+    /// what was not ready.
+    pub async fn wait_ready(&self, ids: &[ComponentId], timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(exited) = ids.iter().find_map(|id| self.exited(id)) {
+                return Err(exited);
+            }
+            let health = self.health_of(ids).await;
+            let waiting: Vec<&ComponentHealth> = health
+                .iter()
+                .filter(|h| h.status != Status::Running)
+                .collect();
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.timeout_error(timeout, &waiting));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Leave the processes running after this value is gone (`tugctl
+    /// cluster up` exits while the cluster runs on).
+    pub fn detach(mut self) {
+        self.detached = true;
+        // Dropping a `Child` neither kills nor waits for it.
+        self.children.lock().unwrap().clear();
+    }
+
+    /// Stop every component (SIGTERM, then SIGKILL after a grace period),
+    /// take the cluster out of the extra kubeconfig, and remove its state.
+    pub async fn down(mut self) -> Result<()> {
+        for tier in STOP_ORDER {
+            let ids: Vec<ComponentId> = self
+                .state
+                .components
+                .iter()
+                .filter(|c| tier.contains(&c.role))
+                .map(|c| c.id.clone())
+                .collect();
+            self.stop(&ids).await;
+        }
+        self.detached = true;
+        if let Some(path) = &self.state.extra_kubeconfig {
+            kubeconfig::remove_from_file(path, &self.state.name)?;
+        }
+        remove_owned_entries(&self.state.state_dir)?;
+        // Only when nothing else is in it.
+        let _ = std::fs::remove_dir(&self.state.state_dir);
+        Ok(())
+    }
+
+    /// SIGTERM `ids`, wait up to [`STOP_GRACE`] for them to exit, then SIGKILL.
+    async fn stop(&self, ids: &[ComponentId]) {
+        let records: Vec<&ComponentRecord> = ids
+            .iter()
+            .filter_map(|id| self.state.component(id))
+            .collect();
+        for record in &records {
+            if self.is_running(record) {
+                process::signal(record.pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while records.iter().any(|r| self.is_running(r)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for record in &records {
+            if self.is_running(record) {
+                process::signal(record.pid, libc::SIGKILL);
+            }
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while records.iter().any(|r| self.is_running(r)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether `record`'s process runs, reaping it if it is our child and
+    /// has exited.
+    fn is_running(&self, record: &ComponentRecord) -> bool {
+        if let Some(child) = self.children.lock().unwrap().get_mut(&record.id) {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return false;
+            }
+        }
+        record.is_running()
+    }
+
+    /// The error for component `id` when its process has exited.
+    fn exited(&self, id: &ComponentId) -> Option<Error> {
+        let record = self.state.component(id)?;
+        let status = match self.children.lock().unwrap().get_mut(id) {
+            Some(child) => match child.try_wait() {
+                Ok(None) => return None,
+                Ok(Some(status)) => status.to_string(),
+                Err(e) => e.to_string(),
+            },
+            None if record.is_running() => return None,
+            None => "not running".to_string(),
+        };
+        Some(Error::Exited {
+            component: id.to_string(),
+            status,
+            log: record.log.clone(),
+            tail: record.log_tail(TAIL_LINES),
+        })
+    }
+
+    /// What was still not ready, with the end of the first few logs.
+    fn timeout_error(&self, timeout: Duration, waiting: &[&ComponentHealth]) -> Error {
+        let mut message = format!(
+            "cluster {:?} not ready after {}s:",
+            self.state.name,
+            timeout.as_secs()
+        );
+        for h in waiting {
+            message.push_str(&format!("\n  {}: {} ({})", h.id, h.status, h.detail));
+        }
+        for h in waiting.iter().take(2) {
+            if let Some(record) = self.state.component(&h.id) {
+                message.push_str(&format!(
+                    "\nlast lines of {}:\n{}",
+                    record.log.display(),
+                    record.log_tail(5)
+                ));
+            }
+        }
+        Error::Timeout(message)
+    }
+
+    async fn health_of(&self, ids: &[ComponentId]) -> Vec<ComponentHealth> {
+        let records: Vec<&ComponentRecord> = ids
+            .iter()
+            .filter_map(|id| self.state.component(id))
+            .collect();
+        let seen = self.observe(&records).await;
+        let identities = self.identities();
+        records
+            .into_iter()
+            .map(|record| {
+                let running = self.is_running(record);
+                health::assess(
+                    record,
+                    running,
+                    identities.get(&record.id).map(String::as_str),
+                    &seen,
+                )
+            })
+            .collect()
+    }
+
+    /// Ask the cluster what `records` need to be judged by.
+    async fn observe(&self, records: &[&ComponentRecord]) -> Observations {
+        let needs = |role: Role| records.iter().any(|r| r.role == role);
+        let mut seen = Observations {
+            etcd_healthy: false,
+            ..Default::default()
+        };
+        if needs(Role::Etcd) {
+            seen.etcd_healthy = match etcd_port(&self.state) {
+                Some(port) => health::etcd_healthy(port).await,
+                None => false,
+            };
+        }
+        seen.apiserver = health::apiserver_healthy(self.state.api_port).await;
+        if seen.apiserver.is_err() {
+            return seen;
+        }
+        if needs(Role::Kubelet) {
+            let nodes: Api<Node> = Api::all(self.client.clone());
+            if let Ok(list) = nodes.list(&ListParams::default()).await {
+                seen.nodes = Some(
+                    list.items
+                        .into_iter()
+                        .map(|n| (n.metadata.name.clone(), n))
+                        .collect(),
+                );
+            }
+        }
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-system");
+        for role in [Role::Scheduler, Role::ControllerManager] {
+            if let (true, Some(name)) = (needs(role), role.lease_name()) {
+                if let Ok(lease) = leases.get_opt(name).await {
+                    seen.leases.insert(role, lease);
+                }
+            }
+        }
+        seen.holders = self.holders();
+        seen
+    }
+
+    /// Leader-election identity → component, for every component that
+    /// has logged one.
+    fn holders(&self) -> HashMap<String, ComponentId> {
+        self.identities()
+            .into_iter()
+            .map(|(id, identity)| (identity, id))
+            .collect()
+    }
+
+    /// The identities logged so far by the electing components.
+    fn identities(&self) -> HashMap<ComponentId, String> {
+        let mut known = self.identities.lock().unwrap();
+        for record in &self.state.components {
+            if record.role.lease_name().is_some() && !known.contains_key(&record.id) {
+                if let Some(identity) = health::identity_in_log(&record.log, record.log_offset) {
+                    known.insert(record.id.clone(), identity);
+                }
+            }
+        }
+        known.clone()
+    }
+
+    fn write_kubeconfigs(&self) -> Result<()> {
+        let config = kubeconfig::for_cluster(&self.state.name, &self.state.url);
+        kubeconfig::write(&self.state.kubeconfig, &config)?;
+        if let Some(path) = &self.state.extra_kubeconfig {
+            kubeconfig::merge_file(path, &config)?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILL and reap every process this value started.
+    fn kill_all(&mut self) {
+        for (_, mut child) in self.children.lock().unwrap().drain() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.detached {
+            self.kill_all();
+        }
+    }
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("name", &self.state.name)
+            .field("url", &self.state.url)
+            .field("state_dir", &self.state.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The programs a cluster runs, found before anything starts so a missing
+/// one fails fast.
+struct Binaries {
+    etcd: Option<PathBuf>,
+    apiserver: PathBuf,
+    scheduler: PathBuf,
+    controller_manager: PathBuf,
+    kubelet: PathBuf,
+}
+
+impl Binaries {
+    fn find(locator: &BinaryLocator, store: Store) -> Result<Binaries> {
+        Ok(Binaries {
+            etcd: match store {
+                Store::Etcd => Some(locator.find_etcd()?),
+                Store::Embedded => None,
+            },
+            apiserver: locator.find(bins::APISERVER)?,
+            scheduler: locator.find(bins::SCHEDULER)?,
+            controller_manager: locator.find(bins::CONTROLLER_MANAGER)?,
+            kubelet: locator.find(bins::KUBELET)?,
+        })
+    }
+}
+
+/// The client port etcd was started with, from its recorded arguments.
+fn etcd_port(state: &ClusterState) -> Option<u16> {
+    let etcd = state.component(&ComponentId::etcd())?;
+    etcd.args
+        .iter()
+        .find_map(|a| a.strip_prefix("--listen-client-urls=http://127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+}
+
+/// Remove what the launcher keeps in `state_dir`, and nothing else.
+fn remove_owned_entries(state_dir: &Path) -> Result<()> {
+    for entry in paths::OWNED_ENTRIES {
+        let path = state_dir.join(entry);
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io(format!("removing {}", path.display()))(e))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn api_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+fn client_for(url: &str) -> Result<Client> {
+    Ok(Client::new(Config::new(url)?)?)
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}

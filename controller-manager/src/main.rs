@@ -5,6 +5,8 @@
 //! from the caches and write the difference through the API.
 
 mod context;
+mod endpoints;
+mod nodeipam;
 
 use clap::Parser;
 use tug_client::component::{init_logging, run_as_leader, ConnectionFlags, LeaderElectionFlags};
@@ -13,7 +15,10 @@ use tug_client::InformerFactory;
 use crate::context::{ControllerContext, Options, StartFn};
 
 /// Every controller by the name `--controllers` uses.
-const CONTROLLERS: &[(&str, StartFn)] = &[];
+const CONTROLLERS: &[(&str, StartFn)] = &[
+    ("endpoints", endpoints::start),
+    ("nodeipam", nodeipam::start),
+];
 
 #[derive(Parser, Debug)]
 #[command(name = "tug-controller-manager", version, about)]

@@ -1,0 +1,3 @@
+//! Helpers more than one controller uses.
+
+pub mod claim;

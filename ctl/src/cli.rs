@@ -95,6 +95,9 @@ pub enum Command {
     Config(ConfigCommand),
     /// Output shell completion code for the specified shell (bash or zsh).
     Completion(CompletionArgs),
+    /// Start, stop and inspect a local cluster.
+    #[command(subcommand)]
+    Cluster(crate::commands::cluster::ClusterCommand),
 }
 
 /// `--dry-run`: kubectl's `none|client|server`; a bare `--dry-run` is `client`.

@@ -7,6 +7,7 @@
 //! as they go and carry on, as kubectl does.
 
 pub mod apply;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod create;
@@ -80,6 +81,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Version(args) => info::version(ctx(), args).await,
         Command::ApiResources(args) => info::api_resources(&ctx()?, args).await,
         Command::Config(command) => config::run(&cli.global, command),
+        Command::Cluster(command) => cluster::run(&cli.global, command).await,
         Command::Completion(args) => {
             completion(args.shell);
             Ok(())

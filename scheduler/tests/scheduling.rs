@@ -307,3 +307,46 @@ async fn pods_for_another_scheduler_are_left_alone() {
     );
     assert_eq!(wait_bound(&client, "theirs").await, "node-a");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bindings_never_overbook_a_node() {
+    let server = start_apiserver();
+    let client = client(&server);
+    for i in 0..5 {
+        add_node(&client, &format!("node-{i}"), "1", "4Gi", 110).await;
+    }
+    // Create all pods before the scheduler starts, so it places them back
+    // to back with many bindings in flight at once.
+    for i in 0..30 {
+        create_pod(
+            &client,
+            &pod(&format!("quarter-{i:02}"), "250m", json!({}), json!({})),
+        )
+        .await;
+    }
+    let _scheduler = SchedulerProcess::start(&server, &[]);
+    // 5 nodes × 4 quarters: exactly 20 fit.
+    poll_until("20 pods bound and 10 reported unschedulable", || async {
+        let all = pods(&client).await;
+        let bound = all.iter().filter(|p| !p.spec.node_name.is_empty()).count();
+        let mut told = 0;
+        for p in all.iter().filter(|p| p.spec.node_name.is_empty()) {
+            if pod_condition(p, "PodScheduled").is_some_and(|c| c.reason == "Unschedulable") {
+                told += 1;
+            }
+        }
+        if bound == 20 && told == 10 {
+            Ok(())
+        } else {
+            Err(format!("{bound} bound, {told} unschedulable"))
+        }
+    })
+    .await;
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for p in pods(&client).await {
+        if !p.spec.node_name.is_empty() {
+            *per_node.entry(p.spec.node_name.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![4; 5]);
+}

@@ -5,8 +5,11 @@
 //! from the caches and write the difference through the API.
 
 mod context;
+mod deployment;
 mod endpoints;
 mod nodeipam;
+mod replicaset;
+mod util;
 
 use clap::Parser;
 use tug_client::component::{init_logging, run_as_leader, ConnectionFlags, LeaderElectionFlags};
@@ -18,6 +21,8 @@ use crate::context::{ControllerContext, Options, StartFn};
 const CONTROLLERS: &[(&str, StartFn)] = &[
     ("endpoints", endpoints::start),
     ("nodeipam", nodeipam::start),
+    ("replicaset", replicaset::start),
+    ("deployment", deployment::start),
 ];
 
 #[derive(Parser, Debug)]

@@ -1,0 +1,320 @@
+//! The command line of `tug-kubelet`, spelled as the Kubernetes kubelet
+//! spells its flags where it has them, and how it becomes one
+//! [`NodeConfig`] per node.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tug_api::core::Taint;
+use tug_api::duration::parse_duration;
+use tug_api::{validation, Quantity};
+use tug_client::component::{host_name, ConnectionFlags};
+
+use crate::config::{default_labels, hollow_node_names, node_ips, random_id, Capacity, NodeConfig};
+use crate::runtime::fake::FakeConfig;
+use crate::runtime::RuntimeKind;
+
+/// `tug-kubelet`: the node agent.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "tug-kubelet",
+    version,
+    about = "The Tugboat node agent: registers a Node, heartbeats its Lease and status, and runs the pods bound to it."
+)]
+pub struct Flags {
+    /// The container runtime: `fake` (hollow nodes, nothing runs) or `runc`.
+    #[arg(long, value_enum)]
+    pub runtime: RuntimeKind,
+
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
+
+    /// The Node's name (with --hollow-nodes N > 1, the prefix of NAME-0 ..
+    /// NAME-(N-1)). Default: this machine's host name.
+    #[arg(long)]
+    pub node_name: Option<String>,
+
+    /// How many nodes this process hosts, each with its own pod watch,
+    /// Lease and status loop.
+    #[arg(long, default_value_t = 1)]
+    pub hollow_nodes: usize,
+
+    /// CPU capacity (= allocatable).
+    #[arg(long, default_value = "4")]
+    pub cpu: String,
+
+    /// Memory capacity (= allocatable).
+    #[arg(long, default_value = "8Gi")]
+    pub memory: String,
+
+    /// The most pods the node runs.
+    #[arg(long, default_value_t = 110)]
+    pub max_pods: u32,
+
+    /// The node's InternalIP (with several hollow nodes, the first one's;
+    /// the others count up). Default for the fake runtime: an address in
+    /// 10.200.0.0/16 derived from the node's name.
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+
+    /// Labels to register the node with: `k=v,k2=v2`.
+    #[arg(long, default_value = "")]
+    pub node_labels: String,
+
+    /// Taints to register the node with: `key=value:Effect,key:Effect`.
+    #[arg(long, default_value = "")]
+    pub register_with_taints: String,
+
+    /// How often the node's Lease is renewed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub node_lease_renew_interval: Duration,
+
+    /// `leaseDurationSeconds` of the node's Lease.
+    #[arg(long, default_value_t = 40)]
+    pub node_lease_duration_seconds: i32,
+
+    /// How often the node status is computed; it is written when it
+    /// changed (conditions, addresses, capacity) or when
+    /// --node-status-report-frequency has passed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub node_status_update_frequency: Duration,
+
+    /// How often the node status is written even when nothing changed
+    /// (the Lease is the heartbeat).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub node_status_report_frequency: Duration,
+
+    /// Workers syncing each node's pods concurrently.
+    #[arg(long, default_value_t = 4)]
+    pub pod_workers: usize,
+
+    /// Fake runtime: how long a pod spends ContainerCreating.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub fake_start_latency: Duration,
+
+    /// Fake runtime: how long a container takes to exit after SIGTERM
+    /// (the grace period caps it).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub fake_stop_latency: Duration,
+
+    /// The first CrashLoopBackOff delay (doubling up to 300 s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub fake_crash_backoff: Duration,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+impl Flags {
+    /// The settings of every node this process hosts.
+    pub fn node_configs(&self) -> anyhow::Result<Vec<NodeConfig>> {
+        if self.hollow_nodes == 0 {
+            bail!("--hollow-nodes must be at least 1");
+        }
+        if self.node_lease_duration_seconds <= 0 {
+            bail!("--node-lease-duration-seconds must be positive");
+        }
+        for (flag, d) in [
+            (
+                "--node-lease-renew-interval",
+                self.node_lease_renew_interval,
+            ),
+            (
+                "--node-status-update-frequency",
+                self.node_status_update_frequency,
+            ),
+        ] {
+            if d.is_zero() {
+                bail!("{flag} must be positive");
+            }
+        }
+        let capacity = Capacity {
+            cpu: quantity("--cpu", &self.cpu)?,
+            memory: quantity("--memory", &self.memory)?,
+            pods: self.max_pods,
+        };
+        let user_labels = parse_labels(&self.node_labels)?;
+        let taints = parse_taints(&self.register_with_taints)?;
+        let base = self
+            .node_name
+            .clone()
+            .unwrap_or_else(host_name)
+            .to_lowercase();
+        let names = hollow_node_names(&base, self.hollow_nodes);
+        for name in &names {
+            let errs = validation::dns1123_subdomain("--node-name", name);
+            if let Some(e) = errs.first() {
+                bail!("invalid node name {name:?}: {e}");
+            }
+        }
+        let ips = node_ips(&names, self.node_ip);
+        let boot_id = random_id();
+        Ok(names
+            .into_iter()
+            .zip(ips)
+            .map(|(name, ip)| {
+                let mut labels = user_labels.clone();
+                labels.extend(default_labels(&name));
+                NodeConfig {
+                    name,
+                    ip,
+                    labels,
+                    taints: taints.clone(),
+                    capacity: capacity.clone(),
+                    lease_renew_interval: self.node_lease_renew_interval,
+                    lease_duration_seconds: self.node_lease_duration_seconds,
+                    status_update_frequency: self.node_status_update_frequency,
+                    status_report_frequency: self.node_status_report_frequency,
+                    crash_backoff: self.fake_crash_backoff,
+                    pod_workers: self.pod_workers.max(1),
+                    boot_id: boot_id.clone(),
+                }
+            })
+            .collect())
+    }
+
+    /// The fake runtime's timings.
+    pub fn fake_config(&self) -> FakeConfig {
+        FakeConfig {
+            start_latency: self.fake_start_latency,
+            stop_latency: self.fake_stop_latency,
+        }
+    }
+}
+
+fn quantity(flag: &str, value: &str) -> anyhow::Result<Quantity> {
+    let q = Quantity(value.trim().to_string());
+    let parsed = q
+        .parsed()
+        .map_err(|e| anyhow::anyhow!("{flag} {value:?}: {e}"))?;
+    if parsed.nanos() < 0 {
+        bail!("{flag} must not be negative");
+    }
+    Ok(q)
+}
+
+/// `k=v,k2=v2` into a map, each key and value valid as a label.
+pub fn parse_labels(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .with_context(|| format!("--node-labels: {pair:?} is not key=value"))?;
+        labels.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(e) = validation::labels("--node-labels", &labels).first() {
+        bail!("{e}");
+    }
+    Ok(labels)
+}
+
+/// `key=value:Effect,key:Effect` into taints.
+pub fn parse_taints(text: &str) -> anyhow::Result<Vec<Taint>> {
+    let mut taints = Vec::new();
+    for spec in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kv, effect) = spec
+            .rsplit_once(':')
+            .with_context(|| format!("--register-with-taints: {spec:?} is not key=value:Effect"))?;
+        let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+        let taint = Taint {
+            key: key.to_string(),
+            value: value.to_string(),
+            effect: effect.to_string(),
+            time_added: None,
+        };
+        let mut errs = validation::qualified_name("key", &taint.key);
+        errs.extend(validation::label_value("value", &taint.value));
+        errs.extend(validation::taint_effect("effect", &taint.effect, false));
+        if let Some(e) = errs.first() {
+            bail!("--register-with-taints: {spec:?}: {e}");
+        }
+        taints.push(taint);
+    }
+    Ok(taints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut all = vec!["tug-kubelet", "--runtime", "fake"];
+        all.extend_from_slice(args);
+        Flags::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn hollow_nodes_get_their_own_names_ips_and_default_labels() {
+        let f = flags(&[
+            "--node-name",
+            "hollow",
+            "--hollow-nodes",
+            "3",
+            "--node-labels",
+            "zone=a,tier=web",
+            "--cpu",
+            "2",
+            "--memory",
+            "4Gi",
+            "--max-pods",
+            "30",
+        ]);
+        let nodes = f.node_configs().unwrap();
+        assert_eq!(
+            nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            vec!["hollow-0", "hollow-1", "hollow-2"]
+        );
+        assert_ne!(nodes[0].ip, nodes[1].ip);
+        assert_eq!(nodes[1].labels["zone"], "a");
+        assert_eq!(nodes[1].labels["kubernetes.io/hostname"], "hollow-1");
+        assert_eq!(nodes[0].capacity.memory, Quantity("4Gi".into()));
+        assert_eq!(nodes[0].capacity.pods, 30);
+        assert_eq!(nodes[0].lease_renew_interval, Duration::from_secs(10));
+        assert_eq!(nodes[0].lease_duration_seconds, 40);
+    }
+
+    #[test]
+    fn taints_parse_with_and_without_value() {
+        let t = parse_taints("dedicated=gpu:NoSchedule, spot:PreferNoSchedule").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].key.as_str(), t[0].value.as_str(), t[0].effect.as_str()),
+            ("dedicated", "gpu", "NoSchedule")
+        );
+        assert_eq!((t[1].key.as_str(), t[1].value.as_str()), ("spot", ""));
+        assert!(parse_taints("a=b:Sometimes").is_err());
+        assert!(parse_taints("a=b").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse_labels("novalue").is_err());
+        assert!(parse_labels("bad key=1").is_err());
+        assert!(flags(&["--cpu", "lots"]).node_configs().is_err());
+        assert!(flags(&["--hollow-nodes", "0"]).node_configs().is_err());
+        assert!(flags(&["--node-name", "Not_A_Name!"])
+            .node_configs()
+            .is_err());
+        assert!(Flags::try_parse_from(["tug-kubelet", "--runtime", "docker"]).is_err());
+    }
+
+    #[test]
+    fn durations_take_go_syntax() {
+        let f = flags(&[
+            "--fake-start-latency",
+            "250ms",
+            "--fake-crash-backoff",
+            "1s",
+            "--node-lease-renew-interval",
+            "2s",
+        ]);
+        assert_eq!(f.fake_config().start_latency, Duration::from_millis(250));
+        let n = &f.node_configs().unwrap()[0];
+        assert_eq!(n.crash_backoff, Duration::from_secs(1));
+        assert_eq!(n.lease_renew_interval, Duration::from_secs(2));
+    }
+}

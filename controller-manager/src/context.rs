@@ -48,6 +48,25 @@ pub struct Options {
     /// The prefix length of each node's podCIDR.
     #[arg(long, default_value_t = 24)]
     pub node_cidr_mask_size: u8,
+    /// How long a node that never reported a Ready condition may stay
+    /// silent before it is marked `Ready=Unknown`.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub node_startup_grace_period: Duration,
+    /// Nodes per second tainted `NoExecute` (and so evicted) in a healthy zone.
+    #[arg(long, default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
+    /// Nodes per second tainted in a large zone that is partially
+    /// disrupted (see `--unhealthy-zone-threshold`).
+    #[arg(long, default_value_t = 0.01)]
+    pub secondary_node_eviction_rate: f64,
+    /// Zones with at most this many nodes stop evictions altogether when
+    /// partially disrupted.
+    #[arg(long, default_value_t = 50)]
+    pub large_cluster_size_threshold: usize,
+    /// The share of not-ready nodes (more than two) that makes a zone
+    /// partially disrupted.
+    #[arg(long, default_value_t = 0.55)]
+    pub unhealthy_zone_threshold: f64,
 }
 
 /// Handed to each controller's `start`: register informer handlers on

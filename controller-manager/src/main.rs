@@ -7,6 +7,7 @@
 mod context;
 mod deployment;
 mod endpoints;
+mod nodelifecycle;
 mod nodeipam;
 mod replicaset;
 mod util;
@@ -21,6 +22,7 @@ use crate::context::{ControllerContext, Options, StartFn};
 const CONTROLLERS: &[(&str, StartFn)] = &[
     ("endpoints", endpoints::start),
     ("nodeipam", nodeipam::start),
+    ("nodelifecycle", nodelifecycle::start),
     ("replicaset", replicaset::start),
     ("deployment", deployment::start),
 ];

@@ -308,7 +308,7 @@ mod tests {
             },
         );
         let mut keys = Vec::new();
-        while queue.len() > 0 {
+        while !queue.is_empty() {
             let k = futures::executor::block_on(queue.get()).unwrap();
             queue.done(&k);
             keys.push(k);

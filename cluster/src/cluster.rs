@@ -220,7 +220,10 @@ impl Cluster {
                 &spec.extra_args.apiserver,
             );
             self.spawn(id.clone(), Role::ApiServer, binary, args, None)?;
-            match self.wait_ready(std::slice::from_ref(&id), spec.ready_timeout).await {
+            match self
+                .wait_ready(std::slice::from_ref(&id), spec.ready_timeout)
+                .await
+            {
                 Err(Error::Exited { tail, .. })
                     if spec.api_port.is_none()
                         && attempt < PORT_ATTEMPTS
@@ -444,7 +447,8 @@ impl Cluster {
         self.launch(&mut record, false)?;
         self.state.components[index] = record;
         self.state.write()?;
-        self.wait_ready(std::slice::from_ref(id), self.ready_timeout).await
+        self.wait_ready(std::slice::from_ref(id), self.ready_timeout)
+            .await
     }
 
     /// Start one more node, `name`, in its own kubelet process, and wait
@@ -456,7 +460,8 @@ impl Cluster {
             )));
         }
         let id = self.spawn_kubelet(NodeGroup::single(name))?;
-        self.wait_ready(std::slice::from_ref(&id), self.ready_timeout).await?;
+        self.wait_ready(std::slice::from_ref(&id), self.ready_timeout)
+            .await?;
         Ok(id)
     }
 
@@ -547,15 +552,14 @@ impl Cluster {
         }
     }
 
-    /// Whether `record`'s process runs, reaping it if it is our child and
-    /// has exited.
+    /// Whether `record`'s process runs. A child of ours is asked directly
+    /// (which also reaps it once it has exited: until then its pid cannot
+    /// be reused); any other process is checked through `/proc`.
     fn is_running(&self, record: &ComponentRecord) -> bool {
-        if let Some(child) = self.children.lock().unwrap().get_mut(&record.id) {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return false;
-            }
+        match self.children.lock().unwrap().get_mut(&record.id) {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => record.is_running(),
         }
-        record.is_running()
     }
 
     /// The error for component `id` when its process has exited.

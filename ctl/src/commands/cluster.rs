@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use tug_cluster::kubeconfig::entry_name;
-use tug_cluster::{Cluster, ClusterSpec, ComponentHealth, Runtime, Store, DEFAULT_NAME};
+use tug_cluster::{Cluster, ClusterSpec, ComponentHealth, ExtraArgs, Runtime, Store, DEFAULT_NAME};
 
 use super::emit;
 use super::error::{usage, CtlError, Result};
@@ -79,6 +79,18 @@ pub struct UpArgs {
     /// How long to wait for the cluster to be ready.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub wait: Duration,
+    /// An extra tug-apiserver flag (repeatable): `--apiserver-arg=--log-format=json`.
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub apiserver_arg: Vec<String>,
+    /// An extra tug-scheduler flag (repeatable).
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub scheduler_arg: Vec<String>,
+    /// An extra tug-controller-manager flag (repeatable).
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub controller_manager_arg: Vec<String>,
+    /// An extra tug-kubelet flag (repeatable): `--kubelet-arg=--fake-start-latency=2s`.
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub kubelet_arg: Vec<String>,
 }
 
 /// Run a `cluster` subcommand.
@@ -105,6 +117,13 @@ async fn up(global: &GlobalFlags, args: &UpArgs) -> Result<()> {
         node_max_pods: args.node_max_pods,
         ready_timeout: args.wait,
         extra_kubeconfig: global.kubeconfig.as_deref().map(absolute),
+        extra_args: ExtraArgs {
+            etcd: Vec::new(),
+            apiserver: args.apiserver_arg.clone(),
+            scheduler: args.scheduler_arg.clone(),
+            controller_manager: args.controller_manager_arg.clone(),
+            kubelet: args.kubelet_arg.clone(),
+        },
         ..ClusterSpec::new(name)
     };
     let cluster = tokio::select! {
@@ -253,6 +272,9 @@ mod tests {
             "t",
             "--store",
             "etcd",
+            "--kubelet-arg=--fake-start-latency=2s",
+            "--kubelet-arg",
+            "--max-pods=3",
         ]);
         assert_eq!(cli.global.kubeconfig.as_deref(), Some(Path::new("/k")));
         match cli.command {
@@ -261,6 +283,7 @@ mod tests {
                 assert_eq!(up.name.name, "t");
                 assert_eq!(up.store, Store::Etcd);
                 assert_eq!(up.runtime, Runtime::Fake);
+                assert_eq!(up.kubelet_arg, ["--fake-start-latency=2s", "--max-pods=3"]);
             }
             other => panic!("{other:?}"),
         }

@@ -7,6 +7,7 @@
 mod context;
 mod deployment;
 mod endpoints;
+mod garbagecollector;
 mod nodelifecycle;
 mod nodeipam;
 mod replicaset;
@@ -23,6 +24,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("endpoints", endpoints::start),
     ("nodeipam", nodeipam::start),
     ("nodelifecycle", nodelifecycle::start),
+    ("garbagecollector", garbagecollector::start),
     ("replicaset", replicaset::start),
     ("deployment", deployment::start),
 ];

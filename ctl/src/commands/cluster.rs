@@ -25,7 +25,7 @@ use crate::printers::TabWriter;
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Start a local cluster (apiserver, scheduler, controller-manager, nodes) and write its kubeconfig.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Stop a local cluster and remove its state.
     Down(NameArgs),
     /// Show the health of each component of a local cluster.

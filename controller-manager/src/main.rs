@@ -8,6 +8,7 @@ mod context;
 mod deployment;
 mod endpoints;
 mod garbagecollector;
+mod namespace;
 mod nodelifecycle;
 mod nodeipam;
 mod replicaset;
@@ -25,6 +26,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("nodeipam", nodeipam::start),
     ("nodelifecycle", nodelifecycle::start),
     ("garbagecollector", garbagecollector::start),
+    ("namespace", namespace::start),
     ("replicaset", replicaset::start),
     ("deployment", deployment::start),
 ];

@@ -85,3 +85,65 @@ impl Profile {
         self.filters.iter().map(|f| f.name()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::plugins::reasons;
+    use crate::testing::{node, pod_info};
+    use tug_api::core::{Taint, TAINT_NODE_UNREACHABLE};
+
+    #[test]
+    fn the_first_failing_filter_gives_the_reason() {
+        // A node that stopped reporting and that the node lifecycle
+        // controller has tainted: the taint is what the pod is told.
+        let mut n = node("n1", "1", "1Gi", 10);
+        n.status.conditions[0].status = "Unknown".into();
+        n.spec.taints.push(Taint {
+            key: TAINT_NODE_UNREACHABLE.into(),
+            effect: "NoExecute".into(),
+            ..Default::default()
+        });
+        let info = NodeInfo::new(Arc::new(n.clone()));
+        let profile = Profile::default();
+        assert_eq!(
+            profile.run_filters(&pod_info("a", "2", ""), &info),
+            Err(Unfit::because(reasons::UNTOLERATED_TAINT))
+        );
+        // Before the taint, readiness itself rules the node out.
+        n.spec.taints.clear();
+        let info = NodeInfo::new(Arc::new(n));
+        assert_eq!(
+            profile.run_filters(&pod_info("a", "2", ""), &info),
+            Err(Unfit::because(reasons::NOT_READY))
+        );
+        assert_eq!(
+            profile.filter_names(),
+            vec![
+                "NodeUnschedulable",
+                "NodeName",
+                "TaintToleration",
+                "NodeReady",
+                "NodeAffinity",
+                "NodePorts",
+                "NodeResourcesFit"
+            ]
+        );
+    }
+
+    #[test]
+    fn scores_are_normalized_then_weighted() {
+        let profile = Profile::new()
+            .score(crate::plugins::LeastAllocated, 1)
+            .score(crate::plugins::SpreadByOwner, 2);
+        let a = NodeInfo::new(Arc::new(node("a", "4", "4Gi", 10)));
+        let mut b = NodeInfo::new(Arc::new(node("b", "4", "4Gi", 10)));
+        b.add_pod(&pod_info("other", "2", "2Gi"));
+        // No spread group: spreading gives both 100 (× 2); least allocated
+        // gives a (3/4 free) 75 and b (1/4 free) 25.
+        let totals = profile.run_scores(&pod_info("p", "1", "1Gi"), &[&a, &b]);
+        assert_eq!(totals, vec![75 + 200, 25 + 200]);
+    }
+}

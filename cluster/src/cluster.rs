@@ -401,8 +401,10 @@ impl Cluster {
             .map(|c| c.id.clone())
     }
 
-    /// The component currently holding `role`'s Lease (scheduler,
-    /// controller-manager), if a recorded component holds a live one.
+    /// The running component currently holding `role`'s Lease (scheduler,
+    /// controller-manager). `None` while nobody holds it, and while it is
+    /// still held by a component that has died (until it expires and a
+    /// standby takes over).
     pub async fn leader(&self, role: Role) -> Result<Option<ComponentId>> {
         let Some(lease_name) = role.lease_name() else {
             return Ok(None);
@@ -415,7 +417,12 @@ impl Cluster {
             return Ok(None);
         }
         let holder = lease.spec.holder_identity.unwrap_or_default();
-        Ok(self.holders().remove(&holder))
+        // A killed leader's Lease outlives it until it expires: that is no leader.
+        Ok(self
+            .holders()
+            .remove(&holder)
+            .filter(|(_, running)| *running)
+            .map(|(id, _)| id))
     }
 
     /// Kill component `id` at once (SIGKILL: a crash, nothing cleaned up).
@@ -665,12 +672,18 @@ impl Cluster {
         seen
     }
 
-    /// Leader-election identity → component, for every component that
-    /// has logged one.
-    fn holders(&self) -> HashMap<String, ComponentId> {
+    /// Leader-election identity → the component that logged it, and
+    /// whether that component still runs.
+    fn holders(&self) -> HashMap<String, (ComponentId, bool)> {
         self.identities()
             .into_iter()
-            .map(|(id, identity)| (identity, id))
+            .map(|(id, identity)| {
+                let running = self
+                    .state
+                    .component(&id)
+                    .is_some_and(|record| self.is_running(record));
+                (identity, (id, running))
+            })
             .collect()
     }
 

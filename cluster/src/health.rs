@@ -83,8 +83,9 @@ pub struct Observations {
     /// The Lease of each electing role (`None` inside: no such Lease;
     /// missing key: could not read).
     pub leases: HashMap<Role, Option<Lease>>,
-    /// Lease holder identity → the component that logged it.
-    pub holders: HashMap<String, ComponentId>,
+    /// Lease holder identity → the component that logged it, and whether
+    /// that component still runs.
+    pub holders: HashMap<String, (ComponentId, bool)>,
     /// Now, for Lease expiry.
     pub now: DateTime<Utc>,
 }
@@ -164,7 +165,12 @@ fn leadership(
         return (Status::Running, "leader".into());
     }
     match seen.holders.get(holder) {
-        Some(leader) => (Status::Running, format!("standby (leader: {leader})")),
+        Some((leader, true)) => (Status::Running, format!("standby (leader: {leader})")),
+        // Killed without handing over: the Lease must run out first.
+        Some((leader, false)) => (
+            Status::Running,
+            format!("standby (waiting for the lease of exited {leader})"),
+        ),
         None if identity.is_some() => (Status::Running, format!("standby (leader: {holder})")),
         None => (Status::Running, format!("lease held by {holder}")),
     }
@@ -333,7 +339,7 @@ mod tests {
         seen.leases
             .insert(Role::Scheduler, Some(lease("host_aaaa", 1, 15, now)));
         seen.holders
-            .insert("host_aaaa".into(), "scheduler-0".into());
+            .insert("host_aaaa".into(), ("scheduler-0".into(), true));
         let s0 = record("scheduler-0", Role::Scheduler, &[], None);
         let s1 = record("scheduler-1", Role::Scheduler, &[], None);
         let h = assess(&s0, true, Some("host_aaaa"), &seen);
@@ -342,6 +348,14 @@ mod tests {
         assert_eq!(
             (h.status, h.detail.as_str()),
             (Status::Running, "standby (leader: scheduler-0)")
+        );
+        // The leader was killed: its Lease is still fresh for a while.
+        seen.holders
+            .insert("host_aaaa".into(), ("scheduler-0".into(), false));
+        let h = assess(&s1, true, Some("host_bbbb"), &seen);
+        assert_eq!(
+            h.detail,
+            "standby (waiting for the lease of exited scheduler-0)"
         );
         // The leader died and its lease ran out: nobody leads.
         seen.leases

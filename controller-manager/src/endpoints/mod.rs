@@ -182,56 +182,49 @@ impl EndpointsController {
         let mut subsets = desired_subsets(&svc, &pods);
         let truncated = truncate(&mut subsets);
 
-        let current = self.endpoints.get(key);
-        let mut desired = match &current {
-            Some(ep) => (**ep).clone(),
-            None => Endpoints {
-                metadata: tug_api::ObjectMeta {
-                    name: name.to_string(),
-                    namespace: namespace.to_string(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        };
-        desired.subsets = subsets;
-        desired.metadata.labels = svc.metadata.labels.clone();
-        if svc.spec.cluster_ip == "None" {
-            desired
-                .metadata
-                .labels
-                .insert(HEADLESS_LABEL.into(), String::new());
-        }
-        if truncated {
-            desired
-                .metadata
-                .annotations
-                .insert(OVER_CAPACITY_ANNOTATION.into(), "truncated".into());
-        } else {
-            desired
-                .metadata
-                .annotations
-                .remove(OVER_CAPACITY_ANNOTATION);
-        }
-        if current.as_deref() == Some(&desired) {
-            return Ok(Action::Done);
-        }
-        desired.set_type_meta();
-        let ready: usize = desired.subsets.iter().map(|s| s.addresses.len()).sum();
-        let not_ready: usize = desired
-            .subsets
-            .iter()
-            .map(|s| s.not_ready_addresses.len())
-            .sum();
-        tracing::debug!(service = key, ready, not_ready, "writing endpoints");
-        let pp = PostParams::default();
-        if current.is_none() {
-            if let Err(e) = api.create(&pp, &desired).await {
-                if e.is_already_exists() {
-                    // Our cache has not seen it yet; the informer will
-                    // bring it and the retry updates it.
-                    return Err(e).context("creating endpoints (not yet in the cache)");
+        let want = Desired {
+            namespace,
+            name,
+            subsets,
+            labels: {
+                let mut labels = svc.metadata.labels.clone();
+                if svc.spec.cluster_ip == "None" {
+                    labels.insert(HEADLESS_LABEL.into(), String::new());
                 }
+                labels
+            },
+            truncated,
+        };
+        let mut current = self.endpoints.get(key).map(|ep| (*ep).clone());
+        // One retry from a fresh read when the cache has not caught up
+        // with our own last write (AlreadyExists, Conflict).
+        for attempt in 0..2 {
+            let mut desired = want.applied_to(current.as_ref());
+            if current.as_ref() == Some(&desired) {
+                return Ok(Action::Done);
+            }
+            desired.set_type_meta();
+            let ready: usize = desired.subsets.iter().map(|s| s.addresses.len()).sum();
+            let not_ready: usize = desired
+                .subsets
+                .iter()
+                .map(|s| s.not_ready_addresses.len())
+                .sum();
+            tracing::debug!(service = key, ready, not_ready, "writing endpoints");
+            let pp = PostParams::default();
+            let result = match &current {
+                None => api.create(&pp, &desired).await,
+                Some(_) => api.replace(name, &pp, &desired).await,
+            };
+            let e = match result {
+                Ok(_) => return Ok(Action::Done),
+                Err(e) => e,
+            };
+            if attempt == 0 && (e.is_already_exists() || e.is_conflict()) {
+                current = api.get_opt(name).await?;
+                continue;
+            }
+            if current.is_none() {
                 if namespace_terminating(&e) {
                     return Ok(Action::Done);
                 }
@@ -242,7 +235,6 @@ impl EndpointsController {
                 );
                 return Err(e).context("creating endpoints");
             }
-        } else if let Err(e) = api.replace(name, &pp, &desired).await {
             if !e.is_conflict() {
                 self.recorder.warning(
                     &desired,
@@ -253,6 +245,41 @@ impl EndpointsController {
             return Err(e).context("updating endpoints");
         }
         Ok(Action::Done)
+    }
+}
+
+/// What a Service's Endpoints object must say.
+struct Desired<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    subsets: Vec<tug_api::core::EndpointSubset>,
+    labels: std::collections::BTreeMap<String, String>,
+    truncated: bool,
+}
+
+impl Desired<'_> {
+    /// `current` (or a new object) with the computed subsets, the
+    /// Service's labels and the over-capacity annotation; everything else
+    /// (other annotations, resourceVersion) kept.
+    fn applied_to(&self, current: Option<&Endpoints>) -> Endpoints {
+        let mut ep = current.cloned().unwrap_or_else(|| Endpoints {
+            metadata: tug_api::ObjectMeta {
+                name: self.name.to_string(),
+                namespace: self.namespace.to_string(),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        ep.subsets = self.subsets.clone();
+        ep.metadata.labels = self.labels.clone();
+        if self.truncated {
+            ep.metadata
+                .annotations
+                .insert(OVER_CAPACITY_ANNOTATION.into(), "truncated".into());
+        } else {
+            ep.metadata.annotations.remove(OVER_CAPACITY_ANNOTATION);
+        }
+        ep
     }
 }
 

@@ -63,6 +63,7 @@ pub fn start(ctx: &mut ControllerContext) -> BoxFuture<'static, ()> {
 
     let q = queue.clone();
     let a = allocator.clone();
+    let waiting = nodes.clone();
     ctx.informers
         .informer::<Node>()
         .add_handler(move |ev| match ev {
@@ -73,7 +74,16 @@ pub fn start(ctx: &mut ControllerContext) -> BoxFuture<'static, ()> {
                     a.occupy(node);
                 }
             }
-            Event::Deleted(node) => a.release_node(node),
+            Event::Deleted(node) => {
+                a.release_node(node);
+                // A block may have come free for a node that found the
+                // range full: try those now rather than at their retry.
+                for n in waiting.list() {
+                    if node_cidrs(&n).is_empty() {
+                        q.add(n.metadata.name.clone());
+                    }
+                }
+            }
         });
 
     let controller = Arc::new(IpamController {

@@ -46,7 +46,8 @@ const STOP_ORDER: &[&[Role]] = &[
 /// directory.
 ///
 /// Dropping a `Cluster` kills (SIGKILL) every process *this value*
-/// started, so a test never leaks processes, even when it panics; call
+/// started, so a test never leaks processes, even when it panics (and
+/// removes the state of a [`ClusterSpec::temporary`] one); call
 /// [`Cluster::detach`] to leave them running (what `tugctl cluster up`
 /// does) and [`Cluster::down`] to stop a cluster, including one
 /// [`Cluster::load`]ed from its state file.
@@ -59,6 +60,7 @@ pub struct Cluster {
     identities: Mutex<HashMap<ComponentId, String>>,
     ready_timeout: Duration,
     detached: bool,
+    remove_state_on_drop: bool,
 }
 
 impl Cluster {
@@ -109,6 +111,7 @@ impl Cluster {
             identities: Mutex::new(HashMap::new()),
             ready_timeout: spec.ready_timeout,
             detached: false,
+            remove_state_on_drop: spec.remove_state_on_drop,
         };
         // On error `cluster` is dropped here, which kills what it started;
         // so is a caller's future dropped half-way (Ctrl-C).
@@ -326,6 +329,7 @@ impl Cluster {
             identities: Mutex::new(HashMap::new()),
             ready_timeout: DEFAULT_READY_TIMEOUT,
             detached: false,
+            remove_state_on_drop: false,
         })
     }
 
@@ -720,8 +724,21 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if !self.detached {
-            self.kill_all();
+        if self.detached {
+            return;
+        }
+        self.kill_all();
+        if self.remove_state_on_drop {
+            let dir = &self.state.state_dir;
+            if std::thread::panicking() {
+                eprintln!(
+                    "cluster {:?}: logs kept in {}",
+                    self.state.name,
+                    dir.join(paths::LOGS_DIR).display()
+                );
+            } else if remove_owned_entries(dir).is_ok() {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
 }

@@ -82,15 +82,30 @@ pub fn spawn(launch: &Launch<'_>) -> Result<Started> {
     for (key, value) in launch.env {
         command.env(key, value);
     }
-    let child = command
+    let mut child = command
         .spawn()
         .map_err(io(format!("starting {}", launch.binary.display())))?;
+    settle(&mut child);
     let start_ticks = read_stat(child.id()).map(|s| s.start_ticks);
     Ok(Started {
         child,
         start_ticks,
         log_offset,
     })
+}
+
+/// Wait (briefly) until a new process's `/proc/<pid>/cmdline` shows its
+/// program: for a moment after `exec` it is empty, and a check made then
+/// would take our own process for a stranger.
+fn settle(child: &mut Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let path = format!("/proc/{}/cmdline", child.id());
+    while std::fs::read(&path).is_ok_and(|c| c.is_empty())
+        && matches!(child.try_wait(), Ok(None))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// What `/proc/<pid>/stat` says about a process.

@@ -14,6 +14,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,10 @@ pub struct ClusterSpec {
     /// Also write the kubeconfig entries into this file (merged into it
     /// when it exists, removed from it again by `down`).
     pub extra_kubeconfig: Option<PathBuf>,
+    /// Remove the state directory when the [`crate::Cluster`] is dropped
+    /// (not detached), except while panicking: a failed test keeps its
+    /// logs. See [`ClusterSpec::temporary`].
+    pub remove_state_on_drop: bool,
 }
 
 impl ClusterSpec {
@@ -195,6 +200,23 @@ impl ClusterSpec {
             log_filter: "info".into(),
             ready_timeout: Duration::from_secs(60),
             extra_kubeconfig: None,
+            remove_state_on_drop: false,
+        }
+    }
+
+    /// A cluster for a test: its state in a fresh directory under the
+    /// system's temporary directory, removed when the cluster is dropped
+    /// (kept, and named on stderr, when the test panics).
+    pub fn temporary(name: &str) -> ClusterSpec {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = format!(
+            "tug-cluster-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        ClusterSpec {
+            remove_state_on_drop: true,
+            ..ClusterSpec::new(name).in_dir(std::env::temp_dir().join(unique))
         }
     }
 
@@ -285,6 +307,13 @@ mod tests {
         .validate()
         .is_err());
         assert_eq!("etcd".parse::<Store>(), Ok(Store::Etcd));
+        let (a, b) = (ClusterSpec::temporary("x"), ClusterSpec::temporary("x"));
+        assert_ne!(
+            a.state_dir, b.state_dir,
+            "each temporary cluster has its own dir"
+        );
+        assert!(a.state_dir.starts_with(std::env::temp_dir()));
+        assert!(a.remove_state_on_drop && !spec.remove_state_on_drop);
         assert!("sqlite".parse::<Store>().is_err());
     }
 }

@@ -118,17 +118,19 @@ async fn nodes_die_come_back_and_join() {
 }
 
 #[tokio::test]
-async fn dropping_a_cluster_kills_its_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(ClusterSpec::new("dropped").in_dir(dir.path()))
+async fn dropping_a_cluster_kills_its_processes_and_a_temporary_one_its_state() {
+    let cluster = Cluster::up(ClusterSpec::temporary("dropped"))
         .await
         .expect("the cluster starts");
+    let dir = cluster.state_dir().to_path_buf();
+    assert!(dir.join("logs/apiserver.log").exists());
     let records = cluster.components().to_vec();
     assert!(records.iter().all(|r| r.is_running()));
     drop(cluster);
     for record in &records {
         assert!(!record.is_running(), "{} survived the drop", record.id);
     }
+    assert!(!dir.exists(), "{} is left behind", dir.display());
 }
 
 #[tokio::test]

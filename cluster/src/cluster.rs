@@ -120,6 +120,8 @@ impl Cluster {
             Err(e) => {
                 cluster.kill_all();
                 let _ = std::fs::remove_file(ClusterState::path(&spec.state_dir));
+                // The error names log files: keep them.
+                cluster.remove_state_on_drop = false;
                 Err(e)
             }
         }
@@ -176,9 +178,13 @@ impl Cluster {
             self.spawn(id.clone(), Role::Etcd, binary, args, None)?;
             let deadline = Instant::now() + self.ready_timeout;
             loop {
-                if let Some(e) = self.exited(&id) {
-                    last = Some(e);
-                    break;
+                match self.exited(&id) {
+                    Some(e) if port_taken(&e) => {
+                        last = Some(e);
+                        break;
+                    }
+                    Some(e) => return Err(e),
+                    None => {}
                 }
                 if health::etcd_healthy(client_port).await {
                     return Ok(format!("http://127.0.0.1:{client_port}"));
@@ -227,10 +233,7 @@ impl Cluster {
                 .wait_ready(std::slice::from_ref(&id), spec.ready_timeout)
                 .await
             {
-                Err(Error::Exited { tail, .. })
-                    if spec.api_port.is_none()
-                        && attempt < PORT_ATTEMPTS
-                        && tail.to_lowercase().contains("address already in use") => {}
+                Err(e) if spec.api_port.is_none() && attempt < PORT_ATTEMPTS && port_taken(&e) => {}
                 other => return other,
             }
         }
@@ -804,6 +807,11 @@ fn remove_owned_entries(state_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a component exited because its port was taken.
+fn port_taken(e: &Error) -> bool {
+    matches!(e, Error::Exited { tail, .. } if tail.to_lowercase().contains("address already in use"))
 }
 
 fn api_url(port: u16) -> String {

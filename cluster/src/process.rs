@@ -22,8 +22,10 @@ use crate::error::{io, Result};
 
 /// Environment variables no component inherits: `KUBECONFIG` would make
 /// the components' `--kubeconfig` (which reads it) point at whatever the
-/// user's shell or a test harness had, instead of the `--master` given.
-const SCRUBBED_ENV: &[&str] = &["KUBECONFIG"];
+/// user's shell or a test harness had, instead of the `--master` given;
+/// a backtrace setting would bury a component's one-line fatal error
+/// under frames, and that line is what a failed `up` quotes.
+const SCRUBBED_ENV: &[&str] = &["KUBECONFIG", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"];
 
 /// A process to start.
 #[derive(Debug)]

@@ -166,3 +166,30 @@ async fn stale_state_neither_blocks_up_nor_lets_down_kill_a_stranger() {
     stranger.kill().unwrap();
     stranger.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_taken_api_port_is_reported_with_the_apiservers_words() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let bins = bin_dir(&[
+        ("tug-scheduler", "exec sleep 600"),
+        ("tug-controller-manager", "exec sleep 600"),
+        ("tug-kubelet", "exec sleep 600"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let spec = ClusterSpec {
+        bin_dir: Some(bins.path().to_path_buf()),
+        api_port: Some(port),
+        ..ClusterSpec::new("taken").in_dir(state.path())
+    };
+    let message = Cluster::up(spec).await.unwrap_err().to_string();
+    assert!(
+        message.starts_with("apiserver exited during start-up"),
+        "{message}"
+    );
+    assert!(message.contains("Address already in use"), "{message}");
+    assert!(
+        !state.path().join("logs/scheduler-0.log").exists(),
+        "nothing after the apiserver was started"
+    );
+}

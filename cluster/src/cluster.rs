@@ -24,6 +24,9 @@ use crate::state::{ClusterState, ComponentRecord, NodeTemplate, STATE_VERSION};
 
 /// How often readiness is polled.
 const POLL: Duration = Duration::from_millis(100);
+/// How long one API request made to judge health may take (a stuck
+/// apiserver must not stall `status` or `up` for the client's 30 s).
+const API_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `down` lets a component shut down after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Log lines quoted in an error.
@@ -658,7 +661,9 @@ impl Cluster {
         }
         if needs(Role::Kubelet) {
             let nodes: Api<Node> = Api::all(self.client.clone());
-            if let Ok(list) = nodes.list(&ListParams::default()).await {
+            let listed =
+                tokio::time::timeout(API_TIMEOUT, nodes.list(&ListParams::default())).await;
+            if let Ok(Ok(list)) = listed {
                 seen.nodes = Some(
                     list.items
                         .into_iter()
@@ -670,7 +675,8 @@ impl Cluster {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-system");
         for role in [Role::Scheduler, Role::ControllerManager] {
             if let (true, Some(name)) = (needs(role), role.lease_name()) {
-                if let Ok(lease) = leases.get_opt(name).await {
+                if let Ok(Ok(lease)) = tokio::time::timeout(API_TIMEOUT, leases.get_opt(name)).await
+                {
                     seen.leases.insert(role, lease);
                 }
             }

@@ -299,8 +299,8 @@ async fn registers_ready_nodes_with_leases_and_keeps_them_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_pods_through_their_lifecycle() {
-    let (_server, client) = start_server();
-    let _kubelet = Kubelet::start(&_server.url);
+    let (server, client) = start_server();
+    let mut kubelet = Kubelet::start(&server.url);
     assert!(
         eventually(WAIT, || all_nodes_ready(&client)).await,
         "three Ready nodes"
@@ -473,4 +473,53 @@ async fn runs_pods_through_their_lifecycle() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), live.len(), "pod IPs {live:?}");
+
+    // A restarted kubelet finds its running pods again: same IP, same
+    // container instance, still Ready.
+    let before = wait_pod(&pods, "slow-ready", "Ready", is_pod_ready).await;
+    kubelet.kill();
+    let _kubelet = Kubelet::start(&server.url);
+    let after_restart = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
+    let renewed = after_restart
+        .get("hollow-0")
+        .await
+        .unwrap()
+        .spec
+        .renew_time
+        .unwrap();
+    wait_for(
+        "a lease renewal by the restarted kubelet",
+        || async { after_restart.get_opt("hollow-0").await.ok().flatten() },
+        |l: &Lease| l.spec.renew_time.is_some_and(|t| t > renewed),
+    )
+    .await;
+    create(pod("after-restart", "hollow-0", json!({}))).await;
+    let fresh = wait_pod(&pods, "after-restart", "Running", container_running).await;
+    let after = pods.get("slow-ready").await.unwrap();
+    assert!(is_pod_ready(&after));
+    assert_eq!(after.status.pod_ip, before.status.pod_ip);
+    assert_ne!(
+        fresh.status.pod_ip, before.status.pod_ip,
+        "the recovered IP stays taken"
+    );
+    assert_eq!(
+        after.status.container_statuses[0].state.running,
+        before.status.container_statuses[0].state.running,
+        "the same container instance"
+    );
+    assert_eq!(after.status.container_statuses[0].restart_count, 0);
+}
+
+#[test]
+fn the_runc_runtime_says_it_is_not_there_yet() {
+    let out = Command::new(workspace_binary("tug-kubelet"))
+        .args(["--runtime", "runc", "--master", "http://127.0.0.1:1"])
+        .output()
+        .expect("running tug-kubelet");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the runc runtime is not implemented yet"),
+        "stderr: {stderr}"
+    );
 }

@@ -21,7 +21,7 @@ mod sync;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tug_api::core::Pod;
+use tug_api::core::{is_pod_terminal, Pod};
 use tug_client::{run_workers, Api, Informer, ListParams, Store, WorkQueue};
 
 use self::admission::{Admission, Allocatable};
@@ -40,8 +40,6 @@ struct PodRecord {
     stop_requested: bool,
     /// The deletion was confirmed; waiting for the informer to drop it.
     deleted: bool,
-    /// The runtime was offered the pod's last status to recover from.
-    recovery_tried: bool,
     /// The instance (attempt) of each container a BackOff event was
     /// recorded for, so a wait is reported once.
     backoff_reported: HashMap<String, u32>,
@@ -96,6 +94,7 @@ impl PodWorkers {
             tokio::spawn(workers.clone().release_cidr_waiters()),
             tokio::spawn(workers.clone().housekeeping()),
         ];
+        workers.recover().await;
         let w = workers.clone();
         run_workers("pod-worker", queue, ctx.config.pod_workers, move |key| {
             let w = w.clone();
@@ -107,6 +106,28 @@ impl PodWorkers {
         }
     }
 
+    /// Before any pod is synced: offer the runtime every pod this node
+    /// ran before (by its reported IP), so that pods that survived a
+    /// restart of the kubelet keep their IPs and containers, and no new
+    /// pod is given an IP one of them holds.
+    async fn recover(&self) {
+        self.store.wait_synced().await;
+        let Some(cidr) = self.ctx.pod_cidr() else {
+            return;
+        };
+        let mut recovered = 0;
+        for pod in self.store.list() {
+            if pod.status.pod_ip.is_empty() || is_pod_terminal(&pod) {
+                continue;
+            }
+            self.ctx.runtime.recover_pod(&pod, &cidr).await;
+            recovered += 1;
+        }
+        if recovered > 0 {
+            tracing::info!(node = %self.ctx.config.name, pods = recovered, "offered the runtime the pods found running here");
+        }
+    }
+
     fn new_record(&self) -> PodRecord {
         PodRecord {
             backoff: CrashBackoff::new(self.ctx.config.crash_backoff, DEFAULT_MAX),
@@ -114,7 +135,6 @@ impl PodWorkers {
             writer: StatusWriter::default(),
             stop_requested: false,
             deleted: false,
-            recovery_tried: false,
             backoff_reported: HashMap::new(),
         }
     }

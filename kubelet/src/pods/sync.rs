@@ -149,13 +149,6 @@ impl PodWorkers {
         let uid = &pod.metadata.uid;
         let cidr = self.ctx.pod_cidr();
         let mut rt = runtime.pod_status(uid).await;
-        if let (None, Some(cidr)) = (&rt, cidr) {
-            if !rec.recovery_tried && !pod.status.pod_ip.is_empty() {
-                rec.recovery_tried = true;
-                runtime.recover_pod(pod, &cidr).await;
-                rt = runtime.pod_status(uid).await;
-            }
-        }
         let mut sandbox_error = None;
         if rt.is_none() {
             match cidr {

@@ -192,10 +192,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// Run `probe` against `container` of `pod` once.
     async fn probe(&self, pod: &Pod, container: &Container, probe: &Probe) -> ProbeOutcome;
 
-    /// Called when the kubelet meets a pod that its last reported status
-    /// says is running here, but that the runtime does not hold (the
-    /// kubelet restarted). A runtime that keeps its state on disk finds
-    /// the pod again by itself and ignores this; the fake runtime, whose
-    /// state lived in the previous process, restores it from that status.
+    /// Called when the kubelet starts, before it syncs any pod, for every
+    /// pod bound here whose last reported status has an IP (it ran here
+    /// before the kubelet restarted). A runtime that keeps its state on
+    /// disk finds its pods by itself and ignores this; the fake runtime,
+    /// whose state lived in the previous process, restores the pod from
+    /// that status (its IP, its container instances).
     async fn recover_pod(&self, _pod: &Pod, _pod_cidr: &IpNet) {}
 }

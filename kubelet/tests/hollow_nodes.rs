@@ -334,6 +334,21 @@ async fn runs_pods_through_their_lifecycle() {
     )
     .await;
 
+    // A host-network pod needs no podCIDR: it runs with the node's IP.
+    create(pod(
+        "host-net",
+        "hollow-2",
+        json!({"spec": {"hostNetwork": true}}),
+    ))
+    .await;
+    let host_net = wait_pod(&pods, "host-net", "Running", container_running).await;
+    let node2 = Api::<Node>::all(client.clone())
+        .get("hollow-2")
+        .await
+        .unwrap();
+    assert_eq!(host_net.status.pod_ip, node2.internal_ip().unwrap());
+    assert!(node2.spec.pod_cidr.is_empty());
+
     // A plain pod: Running and Ready with an IP from the CIDR.
     set_pod_cidr(&client, "hollow-0", "10.244.7.0/24").await;
     create(pod("web", "hollow-0", json!({}))).await;

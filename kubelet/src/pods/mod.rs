@@ -29,6 +29,7 @@ use self::backoff::{CrashBackoff, DEFAULT_MAX};
 use self::readiness::ReadinessTracker;
 use self::status_writer::StatusWriter;
 use crate::node::NodeCtx;
+use crate::runtime::SandboxNetwork;
 
 /// What the kubelet remembers about one pod between syncs.
 #[derive(Debug)]
@@ -112,19 +113,28 @@ impl PodWorkers {
     /// pod is given an IP one of them holds.
     async fn recover(&self) {
         self.store.wait_synced().await;
-        let Some(cidr) = self.ctx.pod_cidr() else {
-            return;
-        };
         let mut recovered = 0;
         for pod in self.store.list() {
             if pod.status.pod_ip.is_empty() || is_pod_terminal(&pod) {
                 continue;
             }
-            self.ctx.runtime.recover_pod(&pod, &cidr).await;
-            recovered += 1;
+            if let Some(network) = self.network_for(&pod) {
+                self.ctx.runtime.recover_pod(&pod, network).await;
+                recovered += 1;
+            }
         }
         if recovered > 0 {
             tracing::info!(node = %self.ctx.config.name, pods = recovered, "offered the runtime the pods found running here");
+        }
+    }
+
+    /// Where the pod's sandbox gets its IP: the node's own for a
+    /// host-network pod, else the podCIDR (`None` until it has one).
+    fn network_for(&self, pod: &Pod) -> Option<SandboxNetwork> {
+        if pod.spec.host_network {
+            Some(SandboxNetwork::Host(self.ctx.config.ip))
+        } else {
+            self.ctx.pod_cidr().map(SandboxNetwork::PodCidr)
         }
     }
 

@@ -50,14 +50,14 @@ pub fn pod_status(inp: &StatusInputs<'_>) -> PodStatus {
     let pod = inp.pod;
     let old = &pod.status;
     let has_init = !pod.spec.init_containers.is_empty();
-    let statuses = |containers: &[Container]| -> Vec<ContainerStatus> {
+    let statuses = |containers: &[Container], is_init: bool| -> Vec<ContainerStatus> {
         containers
             .iter()
-            .map(|c| container_status(inp, c, has_init))
+            .map(|c| container_status(inp, c, has_init, is_init))
             .collect()
     };
-    let init_statuses = statuses(&pod.spec.init_containers);
-    let app_statuses = statuses(&pod.spec.containers);
+    let init_statuses = statuses(&pod.spec.init_containers, true);
+    let app_statuses = statuses(&pod.spec.containers, false);
 
     let mut phase = phase(pod, &init_statuses, &app_statuses, inp.terminal);
     // Pods never leave a terminal phase.
@@ -135,7 +135,12 @@ fn terminated(inst: &ContainerInstance) -> Option<ContainerStateTerminated> {
 }
 
 /// One container's status.
-fn container_status(inp: &StatusInputs<'_>, c: &Container, has_init: bool) -> ContainerStatus {
+fn container_status(
+    inp: &StatusInputs<'_>,
+    c: &Container,
+    has_init: bool,
+    is_init: bool,
+) -> ContainerStatus {
     let mut cs = ContainerStatus {
         name: c.name.clone(),
         image: c.image.clone(),
@@ -184,7 +189,7 @@ fn container_status(inp: &StatusInputs<'_>, c: &Container, has_init: bool) -> Co
             cs.started = Some(true);
             cs.ready = inp.ready.get(&c.name).copied().unwrap_or(false);
         }
-        InstanceState::Exited { .. } => match inp.backing_off.get(&c.name) {
+        InstanceState::Exited { exit_code, .. } => match inp.backing_off.get(&c.name) {
             Some(backoff) if !inp.terminal => {
                 let pod = &inp.pod.metadata;
                 let message = format!(
@@ -207,6 +212,8 @@ fn container_status(inp: &StatusInputs<'_>, c: &Container, has_init: bool) -> Co
                     ..Default::default()
                 };
                 cs.last_state = last_terminated();
+                // A finished init container counts as ready, as upstream.
+                cs.ready = exit_code == 0 && is_init && !is_sidecar(c);
             }
         },
     }
@@ -806,6 +813,10 @@ mod tests {
         assert_eq!(st.phase, "Running");
         assert_eq!(cond(&st, "Initialized").status, "True");
         assert_eq!(cond(&st, "Ready").status, "True");
+        assert!(
+            st.init_container_statuses[0].ready,
+            "a finished init container is ready"
+        );
         let mut never = p.clone();
         never.spec.restart_policy = "Never".into();
         let st = Case::new(never, Some(ready_rt(vec![exited("setup", 0, 1)]))).status();

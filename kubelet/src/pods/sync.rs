@@ -147,13 +147,12 @@ impl PodWorkers {
     ) -> anyhow::Result<Action> {
         let runtime = &self.ctx.runtime;
         let uid = &pod.metadata.uid;
-        let cidr = self.ctx.pod_cidr();
         let mut rt = runtime.pod_status(uid).await;
         let mut sandbox_error = None;
         if rt.is_none() {
-            match cidr {
+            match self.network_for(pod) {
                 None => self.wait_for_cidr(key),
-                Some(cidr) => match runtime.run_pod_sandbox(pod, &cidr).await {
+                Some(network) => match runtime.run_pod_sandbox(pod, network).await {
                     Ok(()) => rt = runtime.pod_status(uid).await,
                     Err(e) => {
                         self.ctx.events.warning(

@@ -36,7 +36,8 @@ use tug_api::duration::parse_duration;
 
 use super::ipam::IpAllocator;
 use super::{
-    ContainerInstance, InstanceState, ProbeOutcome, Runtime, RuntimeError, RuntimePod, SandboxState,
+    ContainerInstance, InstanceState, ProbeOutcome, Runtime, RuntimeError, RuntimePod,
+    SandboxNetwork, SandboxState,
 };
 use crate::clock::{system_clock, Clock};
 
@@ -76,7 +77,8 @@ struct State {
 }
 
 struct FakePod {
-    cidr: IpNet,
+    /// The range its IP came from (none for a host-network pod).
+    cidr: Option<IpNet>,
     ip: IpAddr,
     ready_at: DateTime<Utc>,
     containers: Vec<FakeContainer>,
@@ -200,23 +202,33 @@ impl Runtime for FakeRuntime {
         VERSION.to_string()
     }
 
-    async fn run_pod_sandbox(&self, pod: &Pod, pod_cidr: &IpNet) -> Result<(), RuntimeError> {
+    async fn run_pod_sandbox(
+        &self,
+        pod: &Pod,
+        network: SandboxNetwork,
+    ) -> Result<(), RuntimeError> {
         let uid = &pod.metadata.uid;
         let now = (self.clock)();
         let mut state = self.state();
         if state.pods.contains_key(uid) {
             return Ok(());
         }
-        let ip = state
-            .ipam
-            .entry(*pod_cidr)
-            .or_insert_with(|| IpAllocator::new(*pod_cidr))
-            .allocate(uid)
-            .map_err(|e| RuntimeError::Network(e.to_string()))?;
+        let (cidr, ip) = match network {
+            SandboxNetwork::Host(ip) => (None, ip),
+            SandboxNetwork::PodCidr(cidr) => {
+                let ip = state
+                    .ipam
+                    .entry(cidr)
+                    .or_insert_with(|| IpAllocator::new(cidr))
+                    .allocate(uid)
+                    .map_err(|e| RuntimeError::Network(e.to_string()))?;
+                (Some(cidr), ip)
+            }
+        };
         state.pods.insert(
             uid.clone(),
             FakePod {
-                cidr: *pod_cidr,
+                cidr,
                 ip,
                 ready_at: now + chrono_duration(self.config.start_latency),
                 containers: Vec::new(),
@@ -285,8 +297,8 @@ impl Runtime for FakeRuntime {
 
     async fn remove_pod(&self, uid: &str) {
         let mut state = self.state();
-        if let Some(fake) = state.pods.remove(uid) {
-            if let Some(ipam) = state.ipam.get_mut(&fake.cidr) {
+        if let Some(cidr) = state.pods.remove(uid).and_then(|p| p.cidr) {
+            if let Some(ipam) = state.ipam.get_mut(&cidr) {
                 ipam.release(uid);
             }
         }
@@ -316,24 +328,30 @@ impl Runtime for FakeRuntime {
     /// Restore a pod from its last reported status: its IP (if still in
     /// the range and free) and its containers as they were, running ones
     /// keeping their start time (and their scripted exit).
-    async fn recover_pod(&self, pod: &Pod, pod_cidr: &IpNet) {
+    async fn recover_pod(&self, pod: &Pod, network: SandboxNetwork) {
         let uid = &pod.metadata.uid;
-        let Ok(ip) = pod.status.pod_ip.parse::<IpAddr>() else {
-            return;
-        };
         let now = (self.clock)();
         let mut state = self.state();
         if state.pods.contains_key(uid) {
             return;
         }
-        let reserved = state
-            .ipam
-            .entry(*pod_cidr)
-            .or_insert_with(|| IpAllocator::new(*pod_cidr))
-            .reserve(uid, ip);
-        if !reserved {
-            return;
-        }
+        let (cidr, ip) = match network {
+            SandboxNetwork::Host(ip) => (None, ip),
+            SandboxNetwork::PodCidr(cidr) => {
+                let Ok(ip) = pod.status.pod_ip.parse::<IpAddr>() else {
+                    return;
+                };
+                let reserved = state
+                    .ipam
+                    .entry(cidr)
+                    .or_insert_with(|| IpAllocator::new(cidr))
+                    .reserve(uid, ip);
+                if !reserved {
+                    return;
+                }
+                (Some(cidr), ip)
+            }
+        };
         let statuses = pod
             .status
             .init_container_statuses
@@ -345,7 +363,7 @@ impl Runtime for FakeRuntime {
         state.pods.insert(
             uid.clone(),
             FakePod {
-                cidr: *pod_cidr,
+                cidr,
                 ip,
                 ready_at: now,
                 containers,
@@ -424,15 +442,15 @@ mod tests {
         (FakeRuntime::with_clock(config, clock), ms)
     }
 
-    fn cidr() -> IpNet {
-        "10.244.1.0/24".parse().unwrap()
+    fn cidr() -> SandboxNetwork {
+        SandboxNetwork::PodCidr("10.244.1.0/24".parse().unwrap())
     }
 
     #[tokio::test]
     async fn sandbox_is_ready_after_the_start_latency() {
         let (rt, ms) = runtime(500, 0);
         let p = pod(&[]);
-        rt.run_pod_sandbox(&p, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
         let st = rt.pod_status("0123456789abcdef").await.unwrap();
         assert_eq!(st.sandbox, SandboxState::Creating);
         assert!(st.next_change.is_some(), "it says when to look again");
@@ -447,7 +465,7 @@ mod tests {
     async fn init_containers_finish_and_scripted_containers_exit() {
         let (rt, ms) = runtime(0, 0);
         let p = pod(&[(ANNOTATION_EXIT_AFTER, "2s"), (ANNOTATION_EXIT_CODE, "3")]);
-        rt.run_pod_sandbox(&p, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
         rt.start_container(&p, &p.spec.containers[0]).await.unwrap();
         let st = rt.pod_status(&p.metadata.uid).await.unwrap();
         assert!(st.latest("app").unwrap().is_running());
@@ -470,7 +488,7 @@ mod tests {
         let plain = pod(&[]);
         let mut plain = plain.clone();
         plain.metadata.uid = "other-pod-uid".into();
-        rt.run_pod_sandbox(&plain, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&plain, cidr()).await.unwrap();
         rt.start_container(&plain, &plain.spec.init_containers[0])
             .await
             .unwrap();
@@ -485,7 +503,7 @@ mod tests {
     async fn stop_honours_the_grace_period_as_an_upper_bound() {
         let (rt, ms) = runtime(0, 5_000);
         let p = pod(&[]);
-        rt.run_pod_sandbox(&p, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
         rt.start_container(&p, &p.spec.containers[0]).await.unwrap();
         rt.stop_pod(&p.metadata.uid, Duration::from_secs(2)).await;
         assert!(rt.pod_status(&p.metadata.uid).await.unwrap().any_running());
@@ -500,7 +518,7 @@ mod tests {
         );
 
         let (rt, _) = runtime(0, 0);
-        rt.run_pod_sandbox(&p, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
         rt.start_container(&p, &p.spec.containers[0]).await.unwrap();
         rt.stop_pod(&p.metadata.uid, Duration::from_secs(30)).await;
         let st = rt.pod_status(&p.metadata.uid).await.unwrap();
@@ -517,7 +535,7 @@ mod tests {
     async fn remove_frees_the_ip() {
         let (rt, _) = runtime(0, 0);
         let mut a = pod(&[]);
-        rt.run_pod_sandbox(&a, &cidr()).await.unwrap();
+        rt.run_pod_sandbox(&a, cidr()).await.unwrap();
         let ip_a = rt.pod_status(&a.metadata.uid).await.unwrap().ips()[0];
         rt.remove_pod(&a.metadata.uid).await;
         assert!(rt.pod_status(&a.metadata.uid).await.is_none());
@@ -526,15 +544,28 @@ mod tests {
         let mut seen = Vec::new();
         for i in 0..253 {
             a.metadata.uid = format!("pod-{i}");
-            rt.run_pod_sandbox(&a, &cidr()).await.unwrap();
+            rt.run_pod_sandbox(&a, cidr()).await.unwrap();
             seen.push(rt.pod_status(&a.metadata.uid).await.unwrap().ips()[0]);
         }
         assert!(seen.contains(&ip_a));
         a.metadata.uid = "one-more".into();
         assert!(matches!(
-            rt.run_pod_sandbox(&a, &cidr()).await,
+            rt.run_pod_sandbox(&a, cidr()).await,
             Err(RuntimeError::Network(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn host_network_pods_share_the_node_ip() {
+        let (rt, _) = runtime(0, 0);
+        let p = pod(&[]);
+        let host: IpAddr = "10.200.0.9".parse().unwrap();
+        rt.run_pod_sandbox(&p, SandboxNetwork::Host(host))
+            .await
+            .unwrap();
+        assert_eq!(rt.pod_status(&p.metadata.uid).await.unwrap().ips(), &[host]);
+        rt.remove_pod(&p.metadata.uid).await;
+        assert!(rt.list_pods().await.is_empty());
     }
 
     #[tokio::test]
@@ -576,7 +607,7 @@ mod tests {
             }]
         }))
         .unwrap();
-        rt.recover_pod(&p, &cidr()).await;
+        rt.recover_pod(&p, cidr()).await;
         let st = rt.pod_status(&p.metadata.uid).await.unwrap();
         assert_eq!(st.ips(), &["10.244.1.40".parse::<IpAddr>().unwrap()]);
         let app = st.latest("app").unwrap();

@@ -50,6 +50,15 @@ pub enum RuntimeError {
     NoSandbox(String),
 }
 
+/// Where a pod's sandbox gets its IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxNetwork {
+    /// `hostNetwork: true`: the pod shares the node's network and IP.
+    Host(std::net::IpAddr),
+    /// Its own network namespace, with an IP from the node's podCIDR.
+    PodCidr(IpNet),
+}
+
 /// The sandbox (network namespace, pod IP) of a pod.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SandboxState {
@@ -166,9 +175,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// `containerRuntimeVersion` in the Node's status (`fake://0.1`).
     fn version(&self) -> String;
 
-    /// Set up the pod's sandbox with an IP from `pod_cidr`. A sandbox that
-    /// exists already is kept.
-    async fn run_pod_sandbox(&self, pod: &Pod, pod_cidr: &IpNet) -> Result<(), RuntimeError>;
+    /// Set up the pod's sandbox on `network`. A sandbox that exists
+    /// already is kept.
+    async fn run_pod_sandbox(&self, pod: &Pod, network: SandboxNetwork)
+        -> Result<(), RuntimeError>;
 
     /// Start `container` of `pod` (again, after an exit: a new instance
     /// with the next attempt number). The sandbox must be ready.
@@ -198,5 +208,5 @@ pub trait Runtime: Send + Sync + 'static {
     /// disk finds its pods by itself and ignores this; the fake runtime,
     /// whose state lived in the previous process, restores the pod from
     /// that status (its IP, its container instances).
-    async fn recover_pod(&self, _pod: &Pod, _pod_cidr: &IpNet) {}
+    async fn recover_pod(&self, _pod: &Pod, _network: SandboxNetwork) {}
 }

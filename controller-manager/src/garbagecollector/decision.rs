@@ -16,6 +16,11 @@ pub enum OwnerState {
     /// The owner is being deleted in the foreground: it waits for this
     /// dependent to go.
     WaitingForDependents,
+    /// The owner is gone and was deleted with `propagationPolicy: Orphan`:
+    /// this dependent was created before that deletion but reached the
+    /// collector only after the orphaning finished (the watches of two
+    /// kinds are not ordered). It must lose the reference, not be deleted.
+    Orphaned,
 }
 
 /// The collector's verdict on an object.
@@ -44,6 +49,28 @@ pub fn decide(
     has_dependents: bool,
     dependent_waiting: bool,
 ) -> Decision {
+    let orphaned: Vec<String> = refs
+        .iter()
+        .filter(|(_, s)| *s == OwnerState::Orphaned)
+        .map(|(r, _)| r.uid.clone())
+        .collect();
+    if !orphaned.is_empty() {
+        let rest: Vec<(OwnerReference, OwnerState)> = refs
+            .iter()
+            .filter(|(_, s)| *s != OwnerState::Orphaned)
+            .cloned()
+            .collect();
+        if rest.is_empty() {
+            return Decision::RemoveOwnerRefs(orphaned);
+        }
+        return match decide(&rest, finalizers, has_dependents, dependent_waiting) {
+            Decision::Keep => Decision::RemoveOwnerRefs(orphaned),
+            Decision::RemoveOwnerRefs(more) => {
+                Decision::RemoveOwnerRefs(orphaned.into_iter().chain(more).collect())
+            }
+            deletion => deletion,
+        };
+    }
     if refs.is_empty() {
         return Decision::Keep;
     }
@@ -127,6 +154,38 @@ mod tests {
         assert_eq!(
             decide(&refs, &["foregroundDeletion".into()], true, false),
             Decision::Delete(PropagationPolicy::Foreground)
+        );
+    }
+
+    #[test]
+    fn references_to_owners_deleted_with_orphan_are_only_dropped() {
+        let only = [(r("a"), OwnerState::Orphaned)];
+        assert_eq!(
+            decide(&only, &[], false, false),
+            Decision::RemoveOwnerRefs(vec!["a".into()])
+        );
+        let with_live = [(r("a"), OwnerState::Orphaned), (r("b"), OwnerState::Solid)];
+        assert_eq!(
+            decide(&with_live, &[], false, false),
+            Decision::RemoveOwnerRefs(vec!["a".into()])
+        );
+        let with_stale = [
+            (r("a"), OwnerState::Orphaned),
+            (r("b"), OwnerState::Solid),
+            (r("c"), OwnerState::Dangling),
+        ];
+        assert_eq!(
+            decide(&with_stale, &[], false, false),
+            Decision::RemoveOwnerRefs(vec!["a".into(), "c".into()])
+        );
+        // Another owner really gone (background): it still goes.
+        let with_gone = [
+            (r("a"), OwnerState::Orphaned),
+            (r("c"), OwnerState::Dangling),
+        ];
+        assert_eq!(
+            decide(&with_gone, &[], false, false),
+            Decision::Delete(PropagationPolicy::Background)
         );
     }
 

@@ -45,7 +45,7 @@ use resources::Resources;
 const WRITE_ATTEMPTS: usize = 5;
 /// Dependents orphaned concurrently.
 const ORPHAN_CONCURRENCY: usize = 16;
-/// UIDs remembered as absent before the memory is reset.
+/// UIDs remembered (absent, orphaned) before the memory is reset.
 const ABSENT_MEMORY: usize = 10_000;
 /// The longest wait between checks of an owner known only from references.
 const MAX_VIRTUAL_POLL: Duration = Duration::from_secs(300);
@@ -56,6 +56,7 @@ pub fn start(ctx: &mut ControllerContext) -> BoxFuture<'static, ()> {
         client: ctx.client.clone(),
         graph: Mutex::new(Graph::default()),
         absent: Mutex::new(HashSet::new()),
+        orphaned: Mutex::new(HashSet::new()),
         resources: Resources::new(ctx.client.clone()),
         attempt_to_delete: WorkQueue::new(),
         attempt_to_orphan: WorkQueue::new(),
@@ -105,6 +106,15 @@ pub fn start(ctx: &mut ControllerContext) -> BoxFuture<'static, ()> {
         );
     }
     .boxed()
+}
+
+/// Add `uid` to a bounded memory of UIDs (forgetting everything when
+/// full only costs a GET later).
+fn remember(set: &mut HashSet<String>, uid: &str) {
+    if set.len() >= ABSENT_MEMORY {
+        set.clear();
+    }
+    set.insert(uid.to_string());
 }
 
 /// What the graph needs to know of an object.
@@ -178,6 +188,8 @@ struct GarbageCollector {
     graph: Mutex<Graph>,
     /// UIDs known not to exist (a UID never comes back).
     absent: Mutex<HashSet<String>>,
+    /// UIDs of owners this collector orphaned the dependents of.
+    orphaned: Mutex<HashSet<String>>,
     resources: Resources,
     attempt_to_delete: WorkQueue<String>,
     attempt_to_orphan: WorkQueue<String>,
@@ -200,12 +212,11 @@ impl GarbageCollector {
     }
 
     fn remember_absent(&self, uid: &str) {
-        let mut absent = self.absent();
-        if absent.len() >= ABSENT_MEMORY {
-            // Forgetting only costs a GET next time.
-            absent.clear();
-        }
-        absent.insert(uid.to_string());
+        remember(&mut self.absent(), uid);
+    }
+
+    fn orphaned(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.orphaned.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Apply a change to the graph and queue the work it causes.
@@ -332,6 +343,9 @@ impl GarbageCollector {
 
     /// Classify one owner reference of an object in `namespace`.
     async fn owner_state(&self, r: &OwnerReference, namespace: &str) -> anyhow::Result<OwnerState> {
+        if self.orphaned().contains(&r.uid) {
+            return Ok(OwnerState::Orphaned);
+        }
         if self.absent().contains(&r.uid) {
             return Ok(OwnerState::Dangling);
         }
@@ -511,6 +525,10 @@ impl GarbageCollector {
                 failed.join("; ")
             );
         }
+        // Dependents the graph has not seen yet (their kind's watch lags)
+        // will find this owner gone; remembering it makes them lose the
+        // reference instead of being collected.
+        remember(&mut self.orphaned(), owner_uid);
         let (api, _) = self.api_for(&owner.identity).await?;
         self.remove_finalizer(&api, &owner.identity, ORPHAN_FINALIZER)
             .await?;

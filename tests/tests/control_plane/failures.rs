@@ -121,7 +121,9 @@ async fn pods_wait_with_reasons_when_resources_run_out_and_schedule_on_a_new_nod
         }
     })
     .await;
-    let expected = "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) were unschedulable.";
+    // Upstream sorts the "<count> <reason>" strings, so the cordoned node
+    // comes first.
+    let expected = "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu.";
     wait_for(
         "FailedScheduling events with the reasons",
         Duration::from_secs(30),

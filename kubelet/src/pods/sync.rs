@@ -306,16 +306,18 @@ impl PodWorkers {
             }
         }
         let no_backoff = BTreeMap::new();
-        let not_ready = BTreeMap::new();
         let host_ip = self.ctx.config.ip.to_string();
         let stopping = rt.as_ref().is_some_and(RuntimePod::any_running);
+        // Containers still stopping keep being probed (a terminating pod
+        // may still serve); stopped ones are not ready.
+        let (ready, _) = self.readiness(pod, rt.as_ref(), rec, now).await;
         // A pod that had already finished keeps the status it ended with.
         if !is_pod_terminal(pod) {
             let desired = pod_status(&StatusInputs {
                 pod,
                 runtime: rt.as_ref(),
                 backing_off: &no_backoff,
-                ready: &not_ready,
+                ready: &ready,
                 host_ip: &host_ip,
                 terminal: !stopping,
                 now,

@@ -798,9 +798,20 @@ async fn deleting_a_namespace_empties_and_then_removes_it() {
     )
     .await;
     create(&pods, &pod("p", json!({}), "", json!([]))).await;
+    // A running pod: its deletion waits for its kubelet (played below).
+    create(&pods, &pod("running", json!({}), "node-1", json!([]))).await;
+    set_pod_status(&pods, "running", "10.244.0.7", true).await;
 
     namespaces
         .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the running pod to be terminating", || async {
+        let p = pods.get("running").await.unwrap();
+        p.metadata.deletion_timestamp.map(|_| ())
+    })
+    .await;
+    pods.delete("running", &DeleteParams::immediate())
         .await
         .unwrap();
     let ns = wait_for("the content deleted but for the held object", || async {

@@ -10,7 +10,7 @@
 //! must see every kind, including ones nothing here watches, and must
 //! know the content is really gone. A namespace with objects that take
 //! time to go (pods shutting down gracefully, finalizers) is looked at
-//! again when they should be gone.
+//! again when they should be gone, or sooner when one of its pods goes.
 
 mod conditions;
 
@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
-use tug_api::core::{Namespace, NAMESPACE_FINALIZER};
+use tug_api::core::{Namespace, Pod, NAMESPACE_FINALIZER};
 use tug_api::Time;
 use tug_client::{
     Action, Api, Client, DeleteParams, Discovery, DynamicApi, Event, ListParams, PostParams,
@@ -54,6 +54,20 @@ pub fn start(ctx: &mut ControllerContext) -> BoxFuture<'static, ()> {
             _ => {}
         });
     let namespaces = ctx.informers.store::<Namespace>();
+    // Pods are what usually takes time to go (graceful termination): the
+    // last one gone is a reason to look again before the estimate is up.
+    let (q, terminating) = (queue.clone(), namespaces.clone());
+    ctx.informers.informer::<Pod>().add_handler(move |ev| {
+        if let Event::Deleted(pod) = ev {
+            let ns = &pod.metadata.namespace;
+            if terminating
+                .get(ns)
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+            {
+                q.add(ns.clone());
+            }
+        }
+    });
     let controller = Arc::new(NamespaceController {
         client: ctx.client.clone(),
     });

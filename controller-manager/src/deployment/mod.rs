@@ -40,6 +40,7 @@ use tug_client::{run_workers, Action, Api, Client, EventRecorder, PostParams, St
 
 use crate::context::ControllerContext;
 use crate::util::claim::{controller_uid, RefManager, CONTROLLER_UID_INDEX};
+use crate::util::conflict::settle_conflicts;
 use handlers::Router;
 use replicas::RECREATE;
 use sync::DeploymentSync;
@@ -109,6 +110,10 @@ pub(crate) struct DeploymentController {
 impl DeploymentController {
     /// Reconcile the Deployment `key` (`namespace/name`).
     async fn sync(&self, key: &str) -> anyhow::Result<Action> {
+        settle_conflicts("deployment", key, self.sync_deployment(key).await)
+    }
+
+    async fn sync_deployment(&self, key: &str) -> anyhow::Result<Action> {
         let Some(d) = self.deployments.get(key) else {
             return Ok(Action::Done);
         };

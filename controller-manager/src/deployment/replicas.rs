@@ -98,6 +98,19 @@ pub fn total_available<'a>(sets: impl IntoIterator<Item = &'a ReplicaSet>) -> i3
         .sum()
 }
 
+/// The available replicas of `rs` a rolling update may count on: its
+/// status's, but no more than its size while the ReplicaSet controller
+/// has not yet observed its latest spec — after a scale-down the status
+/// still counts the pods about to be deleted, and trusting it would let
+/// the next step cut below `replicas − maxUnavailable`.
+pub fn countable_available(rs: &ReplicaSet) -> i32 {
+    if rs.status.observed_generation < rs.metadata.generation {
+        rs.status.available_replicas.min(size(rs))
+    } else {
+        rs.status.available_replicas
+    }
+}
+
 /// Oldest first; ties by name (`ReplicaSetsByCreationTimestamp`).
 pub fn by_creation(a: &ReplicaSet, b: &ReplicaSet) -> Ordering {
     a.metadata

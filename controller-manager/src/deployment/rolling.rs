@@ -14,7 +14,9 @@
 
 use tug_api::apps::{Deployment, ReplicaSet};
 
-use super::replicas::{by_creation, desired, max_unavailable, new_rs_replicas, size, total_size};
+use super::replicas::{
+    by_creation, countable_available, desired, max_unavailable, new_rs_replicas, size, total_size,
+};
 
 /// The size the new ReplicaSet should be scaled to now, if it should
 /// change (`reconcileNewReplicaSet`).
@@ -48,7 +50,7 @@ pub fn old_replica_sets_scale_down(
         return Vec::new();
     }
     let min_available = desired(d) - max_unavailable(d);
-    let new_unavailable = size(new) - new.status.available_replicas;
+    let new_unavailable = size(new) - countable_available(new);
     let max_scaled_down = total_size(all.iter().copied()) - min_available - new_unavailable;
     if max_scaled_down <= 0 {
         return Vec::new();
@@ -64,7 +66,7 @@ pub fn old_replica_sets_scale_down(
         if cleaned >= max_scaled_down {
             break;
         }
-        let unhealthy = sizes[i] - rs.status.available_replicas;
+        let unhealthy = sizes[i] - countable_available(rs);
         if sizes[i] == 0 || unhealthy <= 0 {
             continue;
         }
@@ -75,11 +77,8 @@ pub fn old_replica_sets_scale_down(
     }
 
     // Then available ones, while more than the minimum stay available.
-    let available: i32 = old
-        .iter()
-        .map(|rs| rs.status.available_replicas)
-        .sum::<i32>()
-        + new.status.available_replicas;
+    let available: i32 =
+        old.iter().map(|rs| countable_available(rs)).sum::<i32>() + countable_available(new);
     if available > min_available {
         let budget = available - min_available;
         let mut cut_total = 0;
@@ -168,6 +167,26 @@ mod tests {
         let n = replica_set("new", 10, 3, 3);
         let plan = old_replica_sets_scale_down(&d, &[&a, &b, &n], &[&b, &a], &n);
         assert_eq!(plan, vec![("b".to_string(), 3), ("a".to_string(), 2)]);
+    }
+
+    #[test]
+    fn a_status_older_than_the_spec_is_not_trusted_beyond_the_size() {
+        // 8 replicas, 25 %: at least 6 available. The old ReplicaSet was
+        // just cut from 8 to 6 and its controller has not caught up: its
+        // status still says 8 available. With the new one at 4 (2 ready),
+        // trusting it would cut 4 more (2 old + 2 new ready left);
+        // counting at most 6 cuts 2 (4 + 2 ready left).
+        let d = deployment(8, "25%", "25%");
+        let mut old = replica_set("old", 100, 6, 8);
+        old.metadata.generation = 3;
+        old.status.observed_generation = 2;
+        let new = replica_set("new", 10, 4, 2);
+        let plan = old_replica_sets_scale_down(&d, &[&old, &new], &[&old], &new);
+        assert_eq!(plan, old_to(4));
+        // Once observed, the status counts as it is.
+        old.status.observed_generation = 3;
+        let plan = old_replica_sets_scale_down(&d, &[&old, &new], &[&old], &new);
+        assert_eq!(plan, old_to(2));
     }
 
     #[test]

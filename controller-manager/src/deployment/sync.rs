@@ -277,12 +277,17 @@ impl<'a> DeploymentSync<'a> {
         {
             Ok(created) => (created, false),
             Err(e) if e.is_already_exists() => {
-                let theirs = self
+                // Usually ours, created by an earlier sync and not yet in
+                // the cache: then read it from the server.
+                let cached = self
                     .c
                     .replicasets
                     .get_namespaced(&rs.metadata.namespace, &rs.metadata.name);
+                let theirs = match cached {
+                    Some(cached) => Some((*cached).clone()),
+                    None => self.replicasets_api().get_opt(&rs.metadata.name).await?,
+                };
                 match theirs {
-                    // Ours after all, only not yet in the cache when we looked.
                     Some(theirs)
                         if theirs
                             .metadata
@@ -293,7 +298,7 @@ impl<'a> DeploymentSync<'a> {
                                 &theirs.spec.template,
                             ) =>
                     {
-                        ((*theirs).clone(), true)
+                        (theirs, true)
                     }
                     Some(_) => {
                         let mut status = self.d.status.clone();
@@ -303,7 +308,7 @@ impl<'a> DeploymentSync<'a> {
                         tracing::info!(deployment = %self.d.metadata.name, collision_count = count, "hash collision; retrying with a new name");
                         return Err(e).context("ReplicaSet name collision");
                     }
-                    // Not in the cache yet: try again once it is.
+                    // Deleted in between: try again.
                     None => return Err(e).context("creating the new ReplicaSet"),
                 }
             }

@@ -73,12 +73,14 @@ pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
 }
 
 impl ReplicaSetController {
-    /// Create or delete pods so that `rs` has its replicas; `pods` are its
-    /// active, claimed pods.
+    /// Create or delete pods so that `rs` has its replicas. `pods` are its
+    /// active, claimed pods; the pods deleted here are taken out of it, so
+    /// the status written next no longer counts them as available (the
+    /// Deployment controller budgets unavailability on that status).
     pub(super) async fn manage_replicas(
         &self,
         rs: &Arc<ReplicaSet>,
-        pods: &[Arc<Pod>],
+        pods: &mut Vec<Arc<Pod>>,
     ) -> Result<(), String> {
         let key = key_of(&rs.metadata);
         let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
@@ -101,15 +103,24 @@ impl ReplicaSetController {
             tracing::debug!(replicaset = %key, need = want, deleting = count, "too many replicas");
             let results = join_all(victims.iter().map(|pod| self.delete_pod(rs, pod))).await;
             let mut first_error = None;
+            let mut gone = std::collections::HashSet::new();
             for (pod, result) in victims.iter().zip(results) {
-                if let Err(e) = result {
-                    self.expectations
-                        .deletion_observed(&key, &key_of(&pod.metadata));
-                    if !e.is_not_found() {
-                        first_error.get_or_insert(format!("unable to delete pods: {e}"));
+                match result {
+                    Ok(()) => {
+                        gone.insert(pod.metadata.uid.clone());
+                    }
+                    Err(e) => {
+                        self.expectations
+                            .deletion_observed(&key, &key_of(&pod.metadata));
+                        if e.is_not_found() {
+                            gone.insert(pod.metadata.uid.clone());
+                        } else {
+                            first_error.get_or_insert(format!("unable to delete pods: {e}"));
+                        }
                     }
                 }
             }
+            pods.retain(|p| !gone.contains(&p.metadata.uid));
             return first_error.map_or(Ok(()), Err);
         }
         Ok(())

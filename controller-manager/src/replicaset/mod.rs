@@ -30,6 +30,7 @@ use tug_client::{run_workers, Action, Api, Client, EventRecorder, PostParams, St
 
 use crate::context::ControllerContext;
 use crate::util::claim::{controller_uid, RefManager, CONTROLLER_UID_INDEX};
+use crate::util::conflict::settle_conflicts;
 use expectations::Expectations;
 use handlers::Router;
 
@@ -87,6 +88,10 @@ pub(crate) struct ReplicaSetController {
 impl ReplicaSetController {
     /// Reconcile the ReplicaSet `key` (`namespace/name`).
     async fn sync(&self, key: &str) -> anyhow::Result<Action> {
+        settle_conflicts("replicaset", key, self.sync_replica_set(key).await)
+    }
+
+    async fn sync_replica_set(&self, key: &str) -> anyhow::Result<Action> {
         let Some(rs) = self.replicasets.get(key) else {
             self.expectations.delete(key);
             return Ok(Action::Done);
@@ -108,10 +113,10 @@ impl ReplicaSetController {
         }
         let candidates = self.candidate_pods(&rs, &selector);
         let manager = RefManager::new(self.client.clone(), rs.clone(), selector);
-        let pods = manager.claim(candidates).await?;
+        let mut pods = manager.claim(candidates).await?;
 
         let manage_error = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
-            self.manage_replicas(&rs, &pods).await.err()
+            self.manage_replicas(&rs, &mut pods).await.err()
         } else {
             None
         };

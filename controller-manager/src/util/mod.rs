@@ -1,3 +1,4 @@
 //! Helpers more than one controller uses.
 
 pub mod claim;
+pub mod conflict;

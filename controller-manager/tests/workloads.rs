@@ -782,3 +782,96 @@ async fn replicaset_adopts_deletes_in_order_and_releases_without_over_creating()
     assert_eq!(seen.lock().unwrap().len(), 4, "{:?}", seen.lock().unwrap());
     watch.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_limited_and_a_paused_deployment_only_scales() {
+    let c = Cluster::start().await;
+    let mut d = deployment(
+        "shop",
+        2,
+        "registry.local/app:1",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
+    );
+    d.spec.revision_history_limit = Some(1);
+    c.deployments()
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create deployment");
+    c.rolled_out("shop", 2, "registry.local/app:1").await;
+    c.patch_deployment("shop", image_patch("registry.local/app:2"))
+        .await;
+    c.rolled_out("shop", 2, "registry.local/app:2").await;
+    c.patch_deployment("shop", image_patch("registry.local/app:3"))
+        .await;
+    let d = c.rolled_out("shop", 2, "registry.local/app:3").await;
+
+    // revisionHistoryLimit 1: the current ReplicaSet and one old one.
+    let images = poll_until("history cleanup", || async {
+        let images: Vec<String> = c
+            .replicasets_of(&d)
+            .await
+            .iter()
+            .map(|rs| rs.spec.template.spec.containers[0].image.clone())
+            .collect();
+        if images.len() == 2 {
+            Ok(images)
+        } else {
+            Err(format!("{images:?}"))
+        }
+    })
+    .await;
+    assert!(
+        !images.contains(&"registry.local/app:1".to_string()),
+        "{images:?}"
+    );
+
+    // Paused: the Progressing condition says so, a template change rolls
+    // nothing out, but scaling still applies.
+    c.patch_deployment("shop", json!({"spec": {"paused": true}}))
+        .await;
+    c.patch_deployment("shop", image_patch("registry.local/app:4"))
+        .await;
+    let d = c
+        .patch_deployment("shop", json!({"spec": {"replicas": 3}}))
+        .await;
+    let generation = d.metadata.generation;
+    poll_until("the paused scale", || async {
+        let d = c
+            .deployments()
+            .get("shop")
+            .await
+            .map_err(|e| e.to_string())?;
+        let cond = d
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Progressing")
+            .cloned()
+            .unwrap_or_default();
+        let s = &d.status;
+        if s.observed_generation >= generation
+            && (cond.status.as_str(), cond.reason.as_str()) == ("Unknown", "DeploymentPaused")
+            && (s.replicas, s.available_replicas) == (3, 3)
+        {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    // No ReplicaSet for the paused template; the running one took the scale.
+    let sets = c.replicasets_of(&d).await;
+    let image = |rs: &ReplicaSet| rs.spec.template.spec.containers[0].image.clone();
+    assert!(sets.iter().all(|rs| image(rs) != "registry.local/app:4"));
+    let running = sets
+        .iter()
+        .find(|rs| image(rs) == "registry.local/app:3")
+        .expect("the running ReplicaSet");
+    assert_eq!(running.spec.replicas, Some(3));
+
+    // Resumed: the change rolls out.
+    c.patch_deployment("shop", json!({"spec": {"paused": false}}))
+        .await;
+    let d = c.rolled_out("shop", 3, "registry.local/app:4").await;
+    assert_eq!(annotation(&d.metadata, REVISION), Some("4"));
+}

@@ -39,6 +39,25 @@ pub fn control_plane(master: &str, extra: &[String]) -> Vec<String> {
     args
 }
 
+/// The default `--cluster-cidr` (10.244.0.0/16) holds 256 nodes' /24s.
+const DEFAULT_CIDR_NODES: usize = 256;
+/// A range for bigger clusters: 16,384 /24s, clear of the hollow nodes'
+/// synthesised 10.200.x.y addresses and the service range.
+const LARGE_CLUSTER_CIDR: &str = "10.64.0.0/10";
+
+/// A controller-manager for a cluster of `nodes`: past what the default
+/// pod range holds it gets a wider `--cluster-cidr`, unless `extra`
+/// chooses one.
+pub fn controller_manager(master: &str, nodes: usize, extra: &[String]) -> Vec<String> {
+    let mut args = vec!["--master".to_string(), master.to_string()];
+    let chosen = extra.iter().any(|a| a.starts_with("--cluster-cidr"));
+    if nodes > DEFAULT_CIDR_NODES && !chosen {
+        args.push(format!("--cluster-cidr={LARGE_CLUSTER_CIDR}"));
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A kubelet hosting `group`, with the spec's runtime and node sizes.
 pub fn kubelet(master: &str, group: &NodeGroup, spec: &ClusterSpec) -> Vec<String> {
     kubelet_with(
@@ -128,6 +147,22 @@ mod tests {
 
     fn strings(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn big_clusters_get_a_pod_range_that_fits_them() {
+        let m = "http://127.0.0.1:1";
+        assert_eq!(controller_manager(m, 256, &[]), strings(&["--master", m]));
+        assert!(controller_manager(m, 500, &[])
+            .contains(&format!("--cluster-cidr={LARGE_CLUSTER_CIDR}")));
+        let own = strings(&["--cluster-cidr=10.0.0.0/8"]);
+        let args = controller_manager(m, 500, &own);
+        assert_eq!(
+            args.iter()
+                .filter(|a| a.starts_with("--cluster-cidr"))
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -151,7 +151,8 @@ impl Cluster {
             )?;
         }
         for i in 0..spec.controller_managers {
-            let args = args::control_plane(&url, &spec.extra_args.controller_manager);
+            let args =
+                args::controller_manager(&url, spec.nodes, &spec.extra_args.controller_manager);
             let id = ComponentId::controller_manager(i);
             self.spawn(
                 id,

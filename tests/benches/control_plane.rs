@@ -37,7 +37,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tug_api::apps::Deployment;
 use tug_api::core::{Namespace, Pod};
-use tug_client::{Api, Client, ListParams, PostParams, WatchEvent};
+use tug_client::{Api, Client, Informer, ListParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec, ComponentId, Role};
 
 #[derive(Parser, Debug)]
@@ -71,46 +71,29 @@ struct Timeline {
     running: HashMap<String, Instant>,
 }
 
-/// Record pod milestones from a watch of `namespace` until stopped.
+/// Record pod milestones from an informer on `namespace` (which resumes
+/// and relists by itself) until stopped.
 fn watch_pods(
     client: Client,
     namespace: &str,
     timeline: Arc<Mutex<Timeline>>,
 ) -> tokio::task::JoinHandle<()> {
     let api: Api<Pod> = Api::namespaced(client, namespace);
-    tokio::spawn(async move {
-        let mut rv = match api.list(&ListParams::default().limit(1)).await {
-            Ok(l) => l.metadata.resource_version,
-            Err(_) => return,
-        };
-        loop {
-            let Ok(mut stream) = api.watch(&ListParams::default(), &rv).await else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            while let Some(Ok(ev)) = stream.next().await {
-                let now = Instant::now();
-                let pod = match ev {
-                    WatchEvent::Added(p) | WatchEvent::Modified(p) => p,
-                    WatchEvent::Bookmark(b) => {
-                        rv = b.resource_version;
-                        continue;
-                    }
-                    _ => continue,
-                };
-                rv = pod.metadata.resource_version.clone();
-                let name = pod.metadata.name.clone();
-                let mut t = timeline.lock().unwrap();
-                t.created.entry(name.clone()).or_insert(now);
-                if !pod.spec.node_name.is_empty() {
-                    t.bound.entry(name.clone()).or_insert(now);
-                }
-                if pod.status.phase == "Running" {
-                    t.running.entry(name).or_insert(now);
-                }
-            }
+    let mut informer = Informer::new(api, ListParams::default());
+    informer.add_handler(move |ev| {
+        let now = Instant::now();
+        let pod = ev.object();
+        let name = pod.metadata.name.clone();
+        let mut t = timeline.lock().unwrap();
+        t.created.entry(name.clone()).or_insert(now);
+        if !pod.spec.node_name.is_empty() {
+            t.bound.entry(name.clone()).or_insert(now);
         }
-    })
+        if pod.status.phase == "Running" {
+            t.running.entry(name).or_insert(now);
+        }
+    });
+    tokio::spawn(informer.run())
 }
 
 async fn wait_count(
@@ -226,12 +209,13 @@ async fn deployment_end_to_end(client: &Client, flags: &Flags) -> anyhow::Result
 }
 
 async fn run_size(nodes: usize, flags: &Flags) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+    // Kept when a phase fails, so the components' logs can be read.
+    let dir = tempfile::tempdir()?.keep();
     let bin_dir = tug_tests::bins::workspace_binary("tug-apiserver")
         .parent()
         .context("binary directory")?
         .to_path_buf();
-    let mut spec = ClusterSpec::new(&format!("bench{nodes}")).in_dir(dir.path());
+    let mut spec = ClusterSpec::new(&format!("bench{nodes}")).in_dir(&dir);
     spec.nodes = nodes;
     spec.hollow_nodes_per_process = flags.nodes_per_process;
     spec.bin_dir = Some(bin_dir.clone());
@@ -251,12 +235,17 @@ async fn run_size(nodes: usize, flags: &Flags) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         bin_dir.display()
     );
-    let rate = scheduler_throughput(&mut cluster, flags).await?;
+    let logs = format!("(logs kept in {})", dir.display());
+    let rate = scheduler_throughput(&mut cluster, flags)
+        .await
+        .context(logs.clone())?;
     println!(
         "  scheduler throughput: {rate:.0} pods/s bound ({} waiting pods, {nodes} nodes)",
         flags.replicas
     );
-    let [created, bound, running] = deployment_end_to_end(&cluster.client(), flags).await?;
+    let [created, bound, running] = deployment_end_to_end(&cluster.client(), flags)
+        .await
+        .context(logs)?;
     println!(
         "  deployment of {} replicas: all created {:.2} s, all bound {:.2} s, all Running {:.2} s (start latency {})",
         flags.replicas,
@@ -266,6 +255,7 @@ async fn run_size(nodes: usize, flags: &Flags) -> anyhow::Result<()> {
         flags.start_latency
     );
     cluster.down().await?;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -9,8 +9,8 @@ mod deployment;
 mod endpoints;
 mod garbagecollector;
 mod namespace;
-mod nodelifecycle;
 mod nodeipam;
+mod nodelifecycle;
 mod replicaset;
 mod util;
 

@@ -94,3 +94,32 @@ async fn deployment_spreads_evenly_and_scales_down_the_right_pods() {
     cordon_all(&t, false).await;
     wait_deployment(c, "web", "5 available", Duration::from_secs(30), rolled_out).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_converges_on_etcd_too() {
+    if !tug_tests::etcd::etcd_available() {
+        eprintln!("SKIPPING: etcd is not installed (apt install etcd-server); the etcd-backed cluster is not tested");
+        return;
+    }
+    let t = start(3, |spec| spec.store = tug_cluster::Store::Etcd).await;
+    let c = &t.client;
+    create_deployment(c, &deployment("etcd", 6, "img:a", json!({}))).await;
+    let pods = wait_running(c, "etcd", 6, Duration::from_secs(60)).await;
+    assert!(
+        per_node(&pods).values().all(|&n| n == 2),
+        "{:?}",
+        per_node(&pods)
+    );
+    set_image(c, "etcd", "img:b").await;
+    wait_deployment(
+        c,
+        "etcd",
+        "rolled out on B",
+        Duration::from_secs(60),
+        rolled_out,
+    )
+    .await;
+    scale(c, "etcd", 2).await;
+    let pods = wait_running(c, "etcd", 2, Duration::from_secs(60)).await;
+    assert!(pods.iter().all(|p| p.spec.containers[0].image == "img:b"));
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
+use tug_api::selector::FieldSelector;
 
 use crate::storage::{ListOptions, Storage};
 use crate::watch_cache::{EventType, WatchCache};
@@ -93,7 +94,9 @@ impl NamespaceView {
             if let Ok(mut known) = self.known.write() {
                 *known = fresh;
             }
-            let mut events = cache.watch(listed.revision).await;
+            let mut events = cache
+                .watch(listed.revision, &FieldSelector::everything())
+                .await;
             while let Some(Ok(ev)) = events.next().await {
                 let Ok(ns) = serde_json::from_slice::<Value>(&ev.object) else {
                     continue;

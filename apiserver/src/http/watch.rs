@@ -9,12 +9,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tug_api::Status;
 
 use crate::error::ApiResult;
 use crate::registry::Handler;
 use crate::server::ApiServer;
-use crate::watch_cache::{CacheEvent, WatchEnd};
+use crate::watch_cache::{CacheEvent, CacheWatch, WatchEnd};
 
 use super::list::{list, Filter};
 use super::params::Params;
@@ -49,6 +50,65 @@ enum Step {
     Tick,
 }
 
+/// The next step of a watch: an event, or a bookmark tick when `ticks`
+/// is due first. `None` when the events end.
+async fn next_step(events: &mut CacheWatch, ticks: Option<&mut Interval>) -> Option<Step> {
+    match ticks {
+        Some(ticks) => tokio::select! {
+            ev = events.next() => ev.map(Step::Event),
+            _ = ticks.tick() => Some(Step::Tick),
+        },
+        None => events.next().await.map(Step::Event),
+    }
+}
+
+/// The state of one watch response.
+struct WatchBody {
+    events: CacheWatch,
+    ticks: Option<Interval>,
+    handler: Handler,
+    filter: Filter,
+    /// The revision of the last event passed on (sent or filtered out).
+    last_seen: i64,
+    done: bool,
+}
+
+impl WatchBody {
+    /// The next line to send, or `None` at the end: at once on a cut-off
+    /// (the client resumes from its last resourceVersion), right after the
+    /// 410 line.
+    async fn next_line(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match next_step(&mut self.events, self.ticks.as_mut()).await? {
+                Step::Tick => {
+                    // Everything this watcher gets up to the cache's newest
+                    // revision has been passed on: the bookmark says so.
+                    let rv = self.events.bookmark_revision().unwrap_or(self.last_seen);
+                    self.last_seen = self.last_seen.max(rv);
+                    return Some(bookmark_line(&self.handler, self.last_seen));
+                }
+                Step::Event(Ok(ev)) => {
+                    self.last_seen = ev.revision;
+                    if let Some((t, obj)) = ev.as_seen_by(&|a| self.filter.matches(a)) {
+                        return Some(event_line(t.as_str(), obj));
+                    }
+                }
+                Step::Event(Err(WatchEnd::Expired(msg))) => {
+                    self.done = true;
+                    return Some(error_line(&Status::failure(410, "Expired", msg)));
+                }
+                Step::Event(Err(WatchEnd::Interrupted(msg))) => {
+                    tracing::debug!(reason = %msg, "closing watch");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Serve `?watch=true` on a collection (or one object via a
 /// `metadata.name` field selector, as clients do).
 pub async fn watch(
@@ -74,58 +134,34 @@ pub async fn watch(
             listed.revision
         }
     };
-    let cache = server.cache(handler.info());
-    let events = cache.watch(after).await;
+    let events = server
+        .cache(handler.info())
+        .watch(after, &filter.fields)
+        .await;
     let timeout = match params.timeout_seconds {
         Some(t) if t > 0 => Duration::from_secs(t as u64),
         // Upstream spreads long watches over 30–60 minutes so clients do
         // not all reconnect at once.
         _ => Duration::from_secs(rand::thread_rng().gen_range(1800..3600)),
     };
-    let bookmarks = params.bookmarks();
-    let interval = server.config.bookmark_interval;
-    let ticks = stream::unfold((), move |_| async move {
-        tokio::time::sleep(interval).await;
-        Some((Step::Tick, ()))
+    let ticks = params.bookmarks().then(|| {
+        let interval = server.config.bookmark_interval;
+        let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks
     });
-    let steps = if bookmarks {
-        stream::select(events.map(Step::Event), ticks).boxed()
-    } else {
-        events.map(Step::Event).boxed()
+    let body = WatchBody {
+        events,
+        ticks,
+        handler,
+        filter,
+        last_seen: after,
+        done: false,
     };
-    // One state machine per watch: the next line to send, or the end. It
-    // ends at once on a cut-off (the client resumes from its last
-    // resourceVersion) and right after the 410 line.
-    let state = (steps, handler.clone(), filter, after, false);
-    let body_stream = stream::unfold(
-        state,
-        |(mut steps, handler, filter, mut last_seen, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let line = match steps.next().await? {
-                    Step::Tick => bookmark_line(&handler, last_seen),
-                    Step::Event(Ok(ev)) => {
-                        last_seen = ev.revision;
-                        match ev.as_seen_by(&|a| filter.matches(a)) {
-                            Some((t, obj)) => event_line(t.as_str(), obj),
-                            None => continue,
-                        }
-                    }
-                    Step::Event(Err(WatchEnd::Expired(msg))) => {
-                        let line = error_line(&Status::failure(410, "Expired", msg));
-                        return Some((line, (steps, handler, filter, last_seen, true)));
-                    }
-                    Step::Event(Err(WatchEnd::Interrupted(msg))) => {
-                        tracing::debug!(reason = %msg, "closing watch");
-                        return None;
-                    }
-                };
-                return Some((line, (steps, handler, filter, last_seen, false)));
-            }
-        },
-    );
+    let body_stream = stream::unfold(body, |mut body| async move {
+        let line = body.next_line().await?;
+        Some((line, body))
+    });
     let body_stream = stream::iter(initial)
         .chain(body_stream)
         .take_until(tokio::time::sleep(timeout))

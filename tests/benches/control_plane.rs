@@ -77,9 +77,10 @@ fn watch_pods(
     client: Client,
     namespace: &str,
     timeline: Arc<Mutex<Timeline>>,
-) -> tokio::task::JoinHandle<()> {
+) -> (tokio::task::JoinHandle<()>, tug_client::Store<Pod>) {
     let api: Api<Pod> = Api::namespaced(client, namespace);
     let mut informer = Informer::new(api, ListParams::default());
+    let store = informer.store();
     informer.add_handler(move |ev| {
         let now = Instant::now();
         let pod = ev.object();
@@ -93,7 +94,7 @@ fn watch_pods(
             t.running.entry(name).or_insert(now);
         }
     });
-    tokio::spawn(informer.run())
+    (tokio::spawn(informer.run()), store)
 }
 
 async fn wait_count(
@@ -137,7 +138,7 @@ async fn scheduler_throughput(cluster: &mut Cluster, flags: &Flags) -> anyhow::R
     let scheduler: ComponentId = cluster.components_of(Role::Scheduler)[0].clone();
     cluster.kill(&scheduler)?;
     let timeline = Arc::new(Mutex::new(Timeline::default()));
-    let watch = watch_pods(client.clone(), "bench-sched", timeline.clone());
+    let (watch, _) = watch_pods(client.clone(), "bench-sched", timeline.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "bench-sched");
     let template: Pod = serde_json::from_value(json!({
         "metadata": {"generateName": "p-", "labels": {"bench": "sched"}},
@@ -178,7 +179,7 @@ async fn scheduler_throughput(cluster: &mut Cluster, flags: &Flags) -> anyhow::R
 async fn deployment_end_to_end(client: &Client, flags: &Flags) -> anyhow::Result<[Duration; 3]> {
     new_namespace(client, "bench-deploy").await?;
     let timeline = Arc::new(Mutex::new(Timeline::default()));
-    let watch = watch_pods(client.clone(), "bench-deploy", timeline.clone());
+    let (watch, seen) = watch_pods(client.clone(), "bench-deploy", timeline.clone());
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "big", "namespace": "bench-deploy"},
         "spec": {
@@ -191,8 +192,8 @@ async fn deployment_end_to_end(client: &Client, flags: &Flags) -> anyhow::Result
             }
         }
     }))?;
-    // Let the watch open before the clock starts.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The informer has listed (and watches) before the clock starts.
+    seen.wait_synced().await;
     let start = Instant::now();
     Api::<Deployment>::namespaced(client.clone(), "bench-deploy")
         .create(&PostParams::default(), &deployment)

@@ -111,14 +111,31 @@ async fn main() -> anyhow::Result<()> {
     };
     let server = ApiServer::start(storage, config).await?;
     let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
+    let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, "serving the API over plain HTTP");
     axum::serve(listener, tug_apiserver::http::router(server))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Listen backlog asked of the kernel, which caps it at
+/// `net.core.somaxconn` (as Go's listeners do for upstream's apiserver).
+const LISTEN_BACKLOG: u32 = 65535;
+
+/// Listen on `addr` with a deep accept queue. The default of tokio (mio,
+/// like std) is 128: when hundreds of clients connect at once (a kubelet
+/// process hosting 100 hollow nodes, a scheduler opening its binding
+/// connections) the queue overflows, the kernel drops their SYNs, and each
+/// of those clients waits for a retransmit (1 s, then 3 s, ...).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn shutdown_signal() {

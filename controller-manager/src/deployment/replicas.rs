@@ -146,7 +146,11 @@ pub fn new_rs_replicas(d: &Deployment, all: &[&ReplicaSet], new: &ReplicaSet) ->
     if !is_rolling_update(d) {
         return desired(d);
     }
-    let current: i32 = all.iter().map(|rs| size(rs)).sum();
+    // Upstream sums `spec.replicas` only, so for a moment after an old
+    // ReplicaSet is scaled down (before its controller has deleted the
+    // pods) the surge can be overshot. Counting the pods a ReplicaSet still
+    // reports keeps `replicas + maxSurge` a bound on actual pods.
+    let current: i32 = all.iter().map(|rs| size(rs).max(rs.status.replicas)).sum();
     let max_total = desired(d) + max_surge(d);
     if current >= max_total {
         return size(new);

@@ -9,11 +9,10 @@
 use tug_api::apps::{Deployment, ReplicaSet};
 use tug_api::core::Pod;
 use tug_api::meta::OwnerReference;
-use tug_api::selector::Selector;
 use tug_client::{key_of, Event, Store, WorkQueue};
 
 use super::replicas::RECREATE;
-use crate::util::claim::refers_to;
+use crate::util::claim::{refers_to, selects};
 
 /// What the handlers need; cheap to clone into each closure.
 #[derive(Clone)]
@@ -105,11 +104,7 @@ impl Router {
 
     fn enqueue_adopters(&self, rs: &ReplicaSet) {
         for d in self.deployments.by_namespace(&rs.metadata.namespace) {
-            let Some(Ok(selector)) = d.spec.selector.as_ref().map(Selector::from_label_selector)
-            else {
-                continue;
-            };
-            if !selector.is_empty() && selector.matches(&rs.metadata.labels) {
+            if selects(d.spec.selector.as_ref(), &rs.metadata.labels) {
                 self.queue.add(key_of(&d.metadata));
             }
         }

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use tug_api::apps::ReplicaSet;
 use tug_api::core::Pod;
 use tug_api::meta::OwnerReference;
-use tug_api::selector::Selector;
 use tug_client::{key_of, Event, Store, WorkQueue};
 
 use super::expectations::Expectations;
-use crate::util::claim::refers_to;
+use crate::util::claim::{refers_to, selects};
 
 /// What the handlers need; cheap to clone into each closure.
 #[derive(Clone)]
@@ -126,13 +125,7 @@ impl Router {
     /// matches it.
     fn enqueue_adopters(&self, pod: &Pod) {
         for rs in self.replicasets.by_namespace(&pod.metadata.namespace) {
-            let Some(sel) = rs.spec.selector.as_ref() else {
-                continue;
-            };
-            let Ok(selector) = Selector::from_label_selector(sel) else {
-                continue;
-            };
-            if !selector.is_empty() && selector.matches(&pod.metadata.labels) {
+            if selects(rs.spec.selector.as_ref(), &pod.metadata.labels) {
                 self.queue.add(key_of(&rs.metadata));
             }
         }

@@ -9,14 +9,25 @@
 //! object's own `metadata.uid`: the apiserver refuses a uid change, so the
 //! patch can never land on a namesake that replaced the object.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
 use tokio::sync::OnceCell;
-use tug_api::meta::{ObjectMeta, OwnerReference};
+use tug_api::meta::{LabelSelector, ObjectMeta, OwnerReference};
 use tug_api::selector::Selector;
 use tug_api::Resource;
 use tug_client::{Api, ApiObject, Client, Patch, PatchParams};
+
+/// Whether a controller with `selector` (its `spec.selector`) would adopt
+/// an object labelled `labels`: an absent, invalid or empty selector
+/// selects nothing.
+pub fn selects(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+    match selector.map(Selector::from_label_selector) {
+        Some(Ok(s)) => !s.is_empty() && s.matches(labels),
+        _ => false,
+    }
+}
 
 /// Store index of objects by the uid of their controller owner.
 pub const CONTROLLER_UID_INDEX: &str = "controller-uid";

@@ -24,10 +24,18 @@ use crate::runtime::RuntimeKind;
     version,
     about = "The Tugboat node agent: registers a Node, heartbeats its Lease and status, and runs the pods bound to it."
 )]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Flags {
+    /// A tool instead of the node agent (`shim`, `image import`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The container runtime: `fake` (hollow nodes, nothing runs) or `runc`.
-    #[arg(long, value_enum)]
-    pub runtime: RuntimeKind,
+    #[arg(long, value_enum, required = true)]
+    pub runtime: Option<RuntimeKind>,
+
+    #[command(flatten)]
+    pub runc: RuncFlags,
 
     #[command(flatten)]
     pub connection: ConnectionFlags,
@@ -107,6 +115,92 @@ pub struct Flags {
     /// Log format: `text` or `json`.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+}
+
+/// The tools `tug-kubelet` also is.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// The per-container monitor the runc runtime starts (internal).
+    #[command(hide = true)]
+    Shim(crate::runtime::runc::shim::ShimArgs),
+    /// Work on the node's image store.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// `tug-kubelet image ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ImageCommand {
+    /// Import the images of OCI archives (tar of an OCI image layout)
+    /// into the store, for nodes without a registry (air-gapped).
+    Import {
+        /// The kubelet's state directory.
+        #[arg(long, default_value = DEFAULT_ROOT_DIR)]
+        root_dir: std::path::PathBuf,
+        /// The archives.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List the images the store holds.
+    List {
+        /// The kubelet's state directory.
+        #[arg(long, default_value = DEFAULT_ROOT_DIR)]
+        root_dir: std::path::PathBuf,
+    },
+}
+
+/// Where a real kubelet keeps its state unless told otherwise.
+pub const DEFAULT_ROOT_DIR: &str = "/var/lib/tug-kubelet";
+
+/// The flags of the runc runtime (ignored by the fake one).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuncFlags {
+    /// The kubelet's state directory: images, pod bundles and state,
+    /// container logs, the CNI config and IP allocations, the runc root.
+    #[arg(long, default_value = DEFAULT_ROOT_DIR)]
+    pub root_dir: std::path::PathBuf,
+
+    /// The runc binary.
+    #[arg(long, default_value = "runc")]
+    pub runc: std::path::PathBuf,
+
+    /// Directories holding the CNI plugin binaries, searched in order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "/usr/lib/cni,/opt/cni/bin"
+    )]
+    pub cni_bin_dir: Vec<std::path::PathBuf>,
+
+    /// The bridge pods attach to.
+    #[arg(long, default_value = "tug0")]
+    pub cni_bridge: String,
+
+    /// The cgroup (under every hierarchy) pod cgroups are made in; the
+    /// node's name is appended.
+    #[arg(long, default_value = "/tugboat")]
+    pub cgroup_root: String,
+
+    /// A registry (`host:port`) to reach over plain HTTP; repeatable.
+    #[arg(long)]
+    pub insecure_registry: Vec<String>,
+
+    /// Image garbage collection starts when the image filesystem is
+    /// fuller than this (percent) ...
+    #[arg(long, default_value_t = 85)]
+    pub image_gc_high_threshold: u8,
+
+    /// ... and removes unused images until it is below this.
+    #[arg(long, default_value_t = 80)]
+    pub image_gc_low_threshold: u8,
+
+    /// The kubelet's HTTP port (`/healthz`, `/pods`, `/containerLogs`).
+    #[arg(long, default_value_t = 10250)]
+    pub port: u16,
+
+    /// The address the HTTP server listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub address: IpAddr,
 }
 
 impl Flags {
@@ -300,6 +394,10 @@ mod tests {
             .node_configs()
             .is_err());
         assert!(Flags::try_parse_from(["tug-kubelet", "--runtime", "docker"]).is_err());
+        assert!(
+            Flags::try_parse_from(["tug-kubelet"]).is_err(),
+            "--runtime is required"
+        );
     }
 
     #[test]

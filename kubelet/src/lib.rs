@@ -10,15 +10,22 @@
 //! - [`pods`]: the per-node pod workers and the pure decisions behind
 //!   them (what to start, restart back-off, readiness, admission, the
 //!   status to report);
-//! - [`runtime`]: the [`runtime::Runtime`] trait and the fake runtime of
-//!   hollow nodes. Everything else is shared with the real (runc) runtime.
+//! - [`runtime`]: the [`runtime::Runtime`] trait, the fake runtime of
+//!   hollow nodes and the runc runtime of real ones;
+//! - [`image`]: the node's OCI image store; [`network`]: pinned network
+//!   namespaces, CNI, host-gw routes;
+//! - [`server`]: the kubelet's HTTP API (health, pods, container logs).
 
 pub mod clock;
 pub mod config;
 pub mod flags;
+pub mod image;
+pub mod network;
 pub mod node;
 pub mod pods;
+pub mod probe;
 pub mod runtime;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -26,8 +33,12 @@ use tug_client::Client;
 
 use crate::clock::system_clock;
 use crate::config::NodeConfig;
+use crate::flags::{ImageCommand, RuncFlags};
+use crate::image::{ImageStore, StoreConfig};
+use crate::network::cni::{Cni, CniConfig};
 use crate::node::NodeCtx;
 use crate::runtime::fake::{FakeConfig, FakeRuntime};
+use crate::runtime::runc::{RuncConfig, RuncRuntime};
 
 /// Run every node of `configs`, each over its own fake runtime, until the
 /// returned future is dropped.
@@ -48,6 +59,80 @@ pub async fn run_hollow_nodes(client: Client, configs: Vec<NodeConfig>, fake: Fa
     for t in tasks {
         if let Err(e) = t.await {
             tracing::error!(error = %e, "a node agent stopped");
+        }
+    }
+}
+
+/// Run one real node over the runc runtime until the returned future is
+/// dropped (or something it cannot do without fails).
+pub async fn run_runc_node(
+    client: Client,
+    configs: Vec<NodeConfig>,
+    flags: &RuncFlags,
+) -> anyhow::Result<()> {
+    let [config] = <[NodeConfig; 1]>::try_from(configs)
+        .map_err(|_| anyhow::anyhow!("--hollow-nodes is for --runtime fake only"))?;
+    let images = Arc::new(ImageStore::open(image_store_config(
+        &flags.root_dir,
+        &flags.insecure_registry,
+    ))?);
+    let cni = Arc::new(Cni::new(CniConfig {
+        bin_dirs: flags.cni_bin_dir.clone(),
+        bridge: flags.cni_bridge.clone(),
+        state_dir: flags.root_dir.join("cni"),
+    })?);
+    let runtime = Arc::new(RuncRuntime::new(RuncConfig {
+        root_dir: flags.root_dir.clone(),
+        runc: flags.runc.clone(),
+        shim_binary: std::env::current_exe()?,
+        cgroup_parent: format!(
+            "{}/{}",
+            flags.cgroup_root.trim_end_matches('/'),
+            config.name
+        ),
+        images,
+        cni,
+    })?);
+    let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
+    node::run(ctx).await;
+    Ok(())
+}
+
+fn image_store_config(root_dir: &std::path::Path, insecure: &[String]) -> StoreConfig {
+    StoreConfig {
+        root: root_dir.join("images"),
+        insecure_registries: insecure.to_vec(),
+    }
+}
+
+/// `tug-kubelet image ...`.
+pub async fn image_command(cmd: ImageCommand) -> std::process::ExitCode {
+    let result = match cmd {
+        ImageCommand::Import { root_dir, files } => {
+            async {
+                let store = ImageStore::open(image_store_config(&root_dir, &[]))?;
+                for f in files {
+                    for reference in store.import_archive(&f).await? {
+                        println!("imported {reference}");
+                    }
+                }
+                anyhow::Ok(())
+            }
+            .await
+        }
+        ImageCommand::List { root_dir } => (|| {
+            let store = ImageStore::open(image_store_config(&root_dir, &[]))?;
+            for image in store.list() {
+                println!("{}\t{}", image.names.join(","), image.size_bytes);
+            }
+            anyhow::Ok(())
+        })(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tug-kubelet image: {e:#}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -4,20 +4,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tug_client::component::{init_logging, shutdown_signal};
-use tug_kubelet::flags::Flags;
+use tug_kubelet::flags::{Command, Flags};
 use tug_kubelet::runtime::RuntimeKind;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let flags = Flags::parse();
-    init_logging(&flags.log_format);
-    if flags.runtime == RuntimeKind::Runc {
-        eprintln!(
-            "tug-kubelet: the runc runtime is not implemented yet (it comes with issue 5); \
-             use --runtime fake"
-        );
-        return ExitCode::from(2);
+    match flags.command.clone() {
+        // The shim is a small synchronous program: no async runtime.
+        Some(Command::Shim(args)) => tug_kubelet::runtime::runc::shim::main(args),
+        Some(Command::Image(cmd)) => runtime().block_on(tug_kubelet::image_command(cmd)),
+        None => runtime().block_on(run(flags)),
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+}
+
+async fn run(flags: Flags) -> ExitCode {
+    init_logging(&flags.log_format);
     let configs = match flags.node_configs() {
         Ok(c) => c,
         Err(e) => {
@@ -32,14 +40,30 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let runtime = flags.runtime.unwrap_or(RuntimeKind::Fake);
     tracing::info!(
         nodes = configs.len(),
         first = %configs[0].name,
         server = %client.base_url(),
-        "starting the kubelet with the fake runtime"
+        runtime = ?runtime,
+        "starting the kubelet"
     );
+    let agent = async {
+        match runtime {
+            RuntimeKind::Fake => {
+                tug_kubelet::run_hollow_nodes(client, configs, flags.fake_config()).await;
+                Ok(())
+            }
+            RuntimeKind::Runc => tug_kubelet::run_runc_node(client, configs, &flags.runc).await,
+        }
+    };
     tokio::select! {
-        _ = tug_kubelet::run_hollow_nodes(client, configs, flags.fake_config()) => ExitCode::from(1),
+        r = agent => {
+            if let Err(e) = r {
+                eprintln!("tug-kubelet: {e:#}");
+            }
+            ExitCode::from(1)
+        }
         _ = shutdown_signal() => {
             tracing::info!("shutting down");
             ExitCode::SUCCESS

@@ -165,6 +165,7 @@ mod tests {
                 started_at: t(0),
                 finished_at: t(at),
                 exit_code: code,
+                reason: None,
             },
             ..running(name, attempt)
         }

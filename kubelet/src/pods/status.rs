@@ -117,16 +117,19 @@ fn to_time(t: DateTime<Utc>) -> Time {
 }
 
 fn terminated(inst: &ContainerInstance) -> Option<ContainerStateTerminated> {
-    match inst.state {
+    match &inst.state {
         InstanceState::Exited {
             started_at,
             finished_at,
             exit_code,
+            reason,
         } => Some(ContainerStateTerminated {
-            exit_code,
-            reason: exit_reason(exit_code).into(),
-            started_at: Some(to_time(started_at)),
-            finished_at: Some(to_time(finished_at)),
+            exit_code: *exit_code,
+            reason: reason
+                .clone()
+                .unwrap_or_else(|| exit_reason(*exit_code).into()),
+            started_at: Some(to_time(*started_at)),
+            finished_at: Some(to_time(*finished_at)),
             container_id: inst.id.clone(),
             ..Default::default()
         }),
@@ -558,6 +561,7 @@ mod tests {
                 started_at: t(1),
                 finished_at: t(2),
                 exit_code: code,
+                reason: None,
             },
         )
     }

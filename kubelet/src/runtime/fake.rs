@@ -100,6 +100,7 @@ impl FakeContainer {
                 started_at: self.started_at,
                 finished_at: at,
                 exit_code: code,
+                reason: None,
             },
             _ => InstanceState::Running {
                 started_at: self.started_at,
@@ -196,6 +197,29 @@ fn short(uid: &str) -> &str {
     uid.get(..8).unwrap_or(uid)
 }
 
+impl FakeRuntime {
+    /// Stop the containers `which` picks: they exit cleanly after the
+    /// stop latency, or are killed when the grace period is shorter.
+    fn stop_where(&self, uid: &str, grace: Duration, which: impl Fn(&FakeContainer) -> bool) {
+        let now = (self.clock)();
+        let (at, code) = if self.config.stop_latency <= grace {
+            (now + chrono_duration(self.config.stop_latency), 0)
+        } else {
+            (now + chrono_duration(grace), EXIT_KILLED)
+        };
+        let mut state = self.state();
+        let Some(fake) = state.pods.get_mut(uid) else {
+            return;
+        };
+        for c in fake.containers.iter_mut().filter(|c| which(c)) {
+            let ends_sooner = c.exit.is_some_and(|(own, _)| own <= at);
+            if !ends_sooner {
+                c.exit = Some((at, code));
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Runtime for FakeRuntime {
     fn version(&self) -> String {
@@ -277,22 +301,11 @@ impl Runtime for FakeRuntime {
     }
 
     async fn stop_pod(&self, uid: &str, grace: Duration) {
-        let now = (self.clock)();
-        let (at, code) = if self.config.stop_latency <= grace {
-            (now + chrono_duration(self.config.stop_latency), 0)
-        } else {
-            (now + chrono_duration(grace), EXIT_KILLED)
-        };
-        let mut state = self.state();
-        let Some(fake) = state.pods.get_mut(uid) else {
-            return;
-        };
-        for c in &mut fake.containers {
-            let ends_sooner = c.exit.is_some_and(|(own, _)| own <= at);
-            if !ends_sooner {
-                c.exit = Some((at, code));
-            }
-        }
+        self.stop_where(uid, grace, |_| true);
+    }
+
+    async fn kill_container(&self, uid: &str, container: &str, grace: Duration) {
+        self.stop_where(uid, grace, |c| c.name == container);
     }
 
     async fn remove_pod(&self, uid: &str) {

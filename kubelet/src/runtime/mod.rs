@@ -4,7 +4,8 @@
 //! (sandbox and network, container processes) and reports what it sees.
 //!
 //! Two implementations: [`fake`] (nothing runs; a state machine with
-//! timings, for hollow nodes) and, with the next issue, runc. Everything
+//! timings, for hollow nodes) and [`runc`] (real containers in a pause
+//! sandbox, CNI networking, images from the node's store). Everything
 //! outside this module is shared by both.
 //!
 //! The runtime is asked for a pod's state ([`Runtime::pod_status`]) on every
@@ -14,7 +15,9 @@
 
 pub mod fake;
 pub mod ipam;
+pub mod runc;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,7 +30,7 @@ use tug_api::core::{Container, Pod, Probe};
 pub enum RuntimeKind {
     /// Pretend: containers "run" as a state machine, no processes.
     Fake,
-    /// Real containers through runc (not implemented yet).
+    /// Real containers through runc.
     Runc,
 }
 
@@ -48,6 +51,18 @@ pub enum RuntimeError {
     /// The runtime has no sandbox for the pod.
     #[error("the pod sandbox of {0} does not exist")]
     NoSandbox(String),
+    /// The container's image could not be had; the container waits with
+    /// `reason` (`ErrImagePull`, `ErrImageNeverPull`, `InvalidImageName`)
+    /// and the kubelet backs off before trying again (`ImagePullBackOff`).
+    #[error("{message}")]
+    ImagePull {
+        /// The container's name.
+        container: String,
+        /// The waiting reason Kubernetes reports.
+        reason: String,
+        /// Why, in words (the registry's reason included).
+        message: String,
+    },
 }
 
 /// Where a pod's sandbox gets its IP.
@@ -104,6 +119,9 @@ pub enum InstanceState {
         finished_at: DateTime<Utc>,
         /// The exit code (128 + signal for a signal).
         exit_code: i32,
+        /// Why it ended when the exit code alone does not say
+        /// (`OOMKilled`); `None` lets the status say `Completed`/`Error`.
+        reason: Option<String>,
     },
 }
 
@@ -169,6 +187,10 @@ pub enum ProbeOutcome {
     Failure,
 }
 
+/// Told the UID of a pod whose runtime state changed by itself (a
+/// container exited), so the kubelet syncs it without polling.
+pub type ChangeNotifier = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// A container runtime, one per node.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
@@ -209,4 +231,21 @@ pub trait Runtime: Send + Sync + 'static {
     /// whose state lived in the previous process, restores the pod from
     /// that status (its IP, its container instances).
     async fn recover_pod(&self, _pod: &Pod, _network: SandboxNetwork) {}
+
+    /// Stop the running instance of one container (a failed liveness or
+    /// startup probe): SIGTERM (after its preStop hook), SIGKILL once
+    /// `grace` has passed. Returns before it has stopped; the instance
+    /// then shows as exited and the restart policy decides what next.
+    async fn kill_container(&self, uid: &str, container: &str, grace: Duration);
+
+    /// Register who to tell when a pod's state changes by itself. A
+    /// runtime whose changes are all announced by
+    /// [`RuntimePod::next_change`] (the fake one) ignores it.
+    fn set_change_notifier(&self, _notify: ChangeNotifier) {}
+
+    /// The log file (CRI format) of instance `attempt` of `container`,
+    /// if the runtime keeps one.
+    fn container_log(&self, _uid: &str, _container: &str, _attempt: u32) -> Option<PathBuf> {
+        None
+    }
 }

@@ -101,6 +101,40 @@ pub fn kubelet_with(
     args
 }
 
+/// A kubelet running real containers (runc) as node `name`: its state
+/// in `root_dir`, its HTTP API on loopback `port`, and the node's address
+/// the loopback one (the cluster is this one machine). Capacity comes
+/// from the machine.
+pub fn runc_kubelet(
+    master: &str,
+    name: &str,
+    root_dir: &Path,
+    port: u16,
+    max_pods: u32,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--runtime".to_string(),
+        "runc".into(),
+        "--master".into(),
+        master.to_string(),
+        "--node-name".into(),
+        name.to_string(),
+        "--root-dir".into(),
+        root_dir.display().to_string(),
+        "--node-ip".into(),
+        "127.0.0.1".into(),
+        "--address".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "--max-pods".into(),
+        max_pods.to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A single-member etcd with its data in `data_dir`, serving clients on
 /// `client_port` and peers on `peer_port` (loopback only).
 pub fn etcd(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[String]) -> Vec<String> {

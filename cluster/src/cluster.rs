@@ -19,7 +19,7 @@ use crate::health::{self, ComponentHealth, Observations, Status};
 use crate::kubeconfig;
 use crate::paths;
 use crate::process::{self, Launch};
-use crate::spec::{ClusterSpec, Store};
+use crate::spec::{ClusterSpec, Runtime, Store};
 use crate::state::{ClusterState, ComponentRecord, NodeTemplate, STATE_VERSION};
 
 /// How often readiness is polled.
@@ -247,15 +247,25 @@ impl Cluster {
     /// A kubelet process for `group`.
     fn spawn_kubelet(&mut self, group: NodeGroup) -> Result<ComponentId> {
         let template = &self.state.node_template;
-        let args = args::kubelet_with(
-            &self.state.url,
-            &group,
-            template.runtime,
-            &template.cpu,
-            &template.memory,
-            template.max_pods,
-            &template.extra_args,
-        );
+        let args = match template.runtime {
+            Runtime::Fake => args::kubelet_with(
+                &self.state.url,
+                &group,
+                template.runtime,
+                &template.cpu,
+                &template.memory,
+                template.max_pods,
+                &template.extra_args,
+            ),
+            Runtime::Runc => args::runc_kubelet(
+                &self.state.url,
+                &group.name,
+                &paths::node_dir(&self.state.state_dir, &group.name),
+                free_port(),
+                template.max_pods,
+                &template.extra_args,
+            ),
+        };
         let binary = template.binary.clone();
         let id = ComponentId::kubelet(&group.name);
         self.spawn(id.clone(), Role::Kubelet, &binary, args, Some(group))?;
@@ -534,6 +544,7 @@ impl Cluster {
                 .collect();
             self.stop(&ids).await;
         }
+        self.reset_runc_nodes();
         self.detached = true;
         if let Some(path) = &self.state.extra_kubeconfig {
             kubeconfig::remove_from_file(path, &self.state.name)?;
@@ -723,6 +734,38 @@ impl Cluster {
         Ok(())
     }
 
+    /// Once their kubelets are stopped, remove what runc nodes leave
+    /// running on purpose (a kubelet restart must not stop containers):
+    /// their pods, network and state, with `tug-kubelet reset`.
+    fn reset_runc_nodes(&self) {
+        let template = &self.state.node_template;
+        if template.runtime != Runtime::Runc {
+            return;
+        }
+        let nodes = self
+            .state
+            .components
+            .iter()
+            .filter_map(|c| c.nodes.as_ref())
+            .map(|g| paths::node_dir(&self.state.state_dir, &g.name));
+        for dir in nodes.filter(|d| d.exists()) {
+            let status = std::process::Command::new(&template.binary)
+                .arg("reset")
+                .arg("--root-dir")
+                .arg(&dir)
+                .stdin(std::process::Stdio::null())
+                .status();
+            if !matches!(status, Ok(s) if s.success()) {
+                eprintln!(
+                    "cluster {:?}: `tug-kubelet reset --root-dir {}` failed ({status:?}); \
+                     pods of that node may still run",
+                    self.state.name,
+                    dir.display()
+                );
+            }
+        }
+    }
+
     /// SIGKILL and reap every process this value started.
     fn kill_all(&mut self) {
         for (_, mut child) in self.children.lock().unwrap().drain() {
@@ -738,6 +781,7 @@ impl Drop for Cluster {
             return;
         }
         self.kill_all();
+        self.reset_runc_nodes();
         if self.remove_state_on_drop {
             let dir = &self.state.state_dir;
             if std::thread::panicking() {

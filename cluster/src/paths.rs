@@ -10,6 +10,7 @@
 //! | `logs/<component>.log` | each component's stdout and stderr |
 //! | `apiserver/` | the embedded store |
 //! | `etcd/` | etcd's data, with `--store etcd` |
+//! | `nodes/<node>/` | a runc node's kubelet state (`--root-dir`): images, pods, logs |
 //!
 //! The launcher creates and removes exactly these entries: a state
 //! directory given by hand may hold other files, which are left alone.
@@ -26,6 +27,8 @@ pub const LOGS_DIR: &str = "logs";
 pub const APISERVER_DIR: &str = "apiserver";
 /// etcd's data directory.
 pub const ETCD_DIR: &str = "etcd";
+/// The runc nodes' kubelet state directories.
+pub const NODES_DIR: &str = "nodes";
 
 /// Every entry the launcher owns in a state directory.
 pub const OWNED_ENTRIES: &[&str] = &[
@@ -34,6 +37,7 @@ pub const OWNED_ENTRIES: &[&str] = &[
     LOGS_DIR,
     APISERVER_DIR,
     ETCD_DIR,
+    NODES_DIR,
 ];
 
 /// The directory holding every named cluster's state directory.
@@ -57,6 +61,11 @@ pub fn clusters_root_from(xdg_state_home: Option<PathBuf>, home: Option<PathBuf>
 /// The default state directory of the cluster `name`.
 pub fn state_dir(name: &str) -> PathBuf {
     clusters_root().join(name)
+}
+
+/// The kubelet state directory (`--root-dir`) of runc node `node`.
+pub fn node_dir(state_dir: &Path, node: &str) -> PathBuf {
+    state_dir.join(NODES_DIR).join(node)
 }
 
 /// The log file of component `id` in `state_dir`.

@@ -162,6 +162,13 @@ pub fn is_ours(pid: u32, binary: &Path, start_ticks: Option<u64>) -> bool {
 }
 
 /// Send `signal` to `pid`. Callers check [`is_ours`] first.
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Send `signal` to `pid`; whether it was delivered.
 pub fn signal(pid: u32, signal: i32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;

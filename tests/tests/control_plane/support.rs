@@ -2,7 +2,6 @@
 //! conditions with deadlines.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use tug_api::apps::Deployment;
 use tug_api::core::{is_pod_active, is_pod_ready, Event, Pod};
 use tug_client::{Api, Client, Informer, ListParams, Patch, PatchParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec};
+pub use tug_tests::net::wait_for;
 
 /// At most two clusters at once: each is half a dozen processes and the
 /// machine may have two cores.
@@ -77,25 +77,6 @@ pub async fn start(nodes: usize, configure: impl FnOnce(&mut ClusterSpec)) -> Te
         client,
         _dir: dir,
         _permit: permit,
-    }
-}
-
-/// Poll `probe` until it returns `Some`, or panic after `timeout` saying
-/// what was awaited and what was last seen.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match probe().await {
-            Ok(v) => return v,
-            Err(last) if tokio::time::Instant::now() >= deadline => {
-                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
     }
 }
 

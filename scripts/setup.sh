@@ -13,6 +13,13 @@ PACKAGES=(
   protobuf-compiler            # etcd-client's gRPC code generation
   etcd-server                  # the production store; storage tests run against it
   curl ca-certificates
+  # Real nodes (tug-kubelet --runtime runc) and their tests:
+  runc                         # runs the containers
+  containernetworking-plugins  # CNI bridge, host-local, loopback, portmap (/usr/lib/cni)
+  iptables                     # the portmap plugin programs hostPorts with it
+  iproute2                     # ip: routes to other nodes' pods, test checks
+  busybox-static               # the static busybox test images are built from
+  docker-registry              # a real local OCI registry the tests pull from
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

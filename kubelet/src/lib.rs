@@ -24,6 +24,7 @@ pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probe;
+pub mod runc_node;
 pub mod runtime;
 pub mod server;
 
@@ -34,11 +35,10 @@ use tug_client::Client;
 use crate::clock::system_clock;
 use crate::config::NodeConfig;
 use crate::flags::{ImageCommand, RuncFlags};
-use crate::image::{ImageStore, StoreConfig};
-use crate::network::cni::{Cni, CniConfig};
+use crate::image::ImageStore;
 use crate::node::NodeCtx;
+use crate::runc_node::{image_store_config, NodeSettings};
 use crate::runtime::fake::{FakeConfig, FakeRuntime};
-use crate::runtime::runc::{RuncConfig, RuncRuntime};
 
 /// Run every node of `configs`, each over its own fake runtime, until the
 /// returned future is dropped.
@@ -72,37 +72,12 @@ pub async fn run_runc_node(
 ) -> anyhow::Result<()> {
     let [config] = <[NodeConfig; 1]>::try_from(configs)
         .map_err(|_| anyhow::anyhow!("--hollow-nodes is for --runtime fake only"))?;
-    let images = Arc::new(ImageStore::open(image_store_config(
-        &flags.root_dir,
-        &flags.insecure_registry,
-    ))?);
-    let cni = Arc::new(Cni::new(CniConfig {
-        bin_dirs: flags.cni_bin_dir.clone(),
-        bridge: flags.cni_bridge.clone(),
-        state_dir: flags.root_dir.join("cni"),
-    })?);
-    let runtime = Arc::new(RuncRuntime::new(RuncConfig {
-        root_dir: flags.root_dir.clone(),
-        runc: flags.runc.clone(),
-        shim_binary: std::env::current_exe()?,
-        cgroup_parent: format!(
-            "{}/{}",
-            flags.cgroup_root.trim_end_matches('/'),
-            config.name
-        ),
-        images,
-        cni,
-    })?);
+    let settings = NodeSettings::from_flags(flags, &config.name);
+    settings.save()?;
+    let runtime = Arc::new(settings.runtime()?);
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
     node::run(ctx).await;
     Ok(())
-}
-
-fn image_store_config(root_dir: &std::path::Path, insecure: &[String]) -> StoreConfig {
-    StoreConfig {
-        root: root_dir.join("images"),
-        insecure_registries: insecure.to_vec(),
-    }
 }
 
 /// `tug-kubelet image ...`.

@@ -102,9 +102,7 @@ fn shim_pids() -> Vec<u32> {
         .filter(|pid| {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-            args.len() > 1
-                && args[0].ends_with(b"tug-kubelet")
-                && args[1] == b"shim"
+            args.len() > 1 && args[0].ends_with(b"tug-kubelet") && args[1] == b"shim"
         })
         .collect()
 }
@@ -119,11 +117,19 @@ async fn main() -> ExitCode {
 
     // Warm-up: the image is pulled and unpacked once.
     let t = Instant::now();
-    node.create(support::pod("warmup", json!([support::sh("app", &node.image, "sleep 3600")]), json!({})))
-        .await;
+    node.create(support::pod(
+        "warmup",
+        json!([support::sh("app", &node.image, "sleep 3600")]),
+        json!({}),
+    ))
+    .await;
     node.wait_running("warmup").await;
-    println!("first pod (image pulled): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-    node.delete_and_wait("warmup", 0, Duration::from_secs(60)).await;
+    println!(
+        "first pod (image pulled): {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    node.delete_and_wait("warmup", 0, Duration::from_secs(60))
+        .await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut informer = Informer::new(api.clone(), ListParams::default().labels("bench=kubelet"));
@@ -150,12 +156,18 @@ async fn main() -> ExitCode {
     let mut creates = Vec::new();
     for i in 0..args.pods {
         let name = format!("bench-{i}");
-        let mut p = support::pod(&name, json!([support::sh("app", &node.image, "sleep 3600")]), json!({}));
+        let mut p = support::pod(
+            &name,
+            json!([support::sh("app", &node.image, "sleep 3600")]),
+            json!({}),
+        );
         p["metadata"]["labels"] = json!({"bench": "kubelet"});
         created.insert(name, Instant::now());
         let api = api.clone();
         let pod: Pod = serde_json::from_value(p).expect("a pod");
-        creates.push(tokio::spawn(async move { api.create(&Default::default(), &pod).await }));
+        creates.push(tokio::spawn(async move {
+            api.create(&Default::default(), &pod).await
+        }));
     }
     for c in creates {
         c.await.expect("task").expect("create a pod");

@@ -14,11 +14,19 @@ async fn images_are_pulled_by_tag_and_by_digest() {
     let Some(node) = start("images_are_pulled_by_tag_and_by_digest").await else {
         return;
     };
-    node.create(pod("by-tag", json!([sh("app", &node.image, "sleep 3600")]), json!({})))
-        .await;
+    node.create(pod(
+        "by-tag",
+        json!([sh("app", &node.image, "sleep 3600")]),
+        json!({}),
+    ))
+    .await;
     let digest_image = node.image_by_digest.clone();
-    node.create(pod("by-digest", json!([sh("app", &digest_image, "sleep 3600")]), json!({})))
-        .await;
+    node.create(pod(
+        "by-digest",
+        json!([sh("app", &digest_image, "sleep 3600")]),
+        json!({}),
+    ))
+    .await;
     let tagged = node.wait_running("by-tag").await;
     let pinned = node.wait_running("by-digest").await;
     let digest = digest_image.split_once('@').expect("a digest").1;
@@ -39,14 +47,22 @@ async fn a_wrong_tag_backs_off_with_the_registrys_reason() {
         return;
     };
     let missing = node.image.replace(":1.0", ":no-such-tag");
-    node.create(pod("bad-tag", json!([sh("app", &missing, "true")]), json!({})))
-        .await;
+    node.create(pod(
+        "bad-tag",
+        json!([sh("app", &missing, "true")]),
+        json!({}),
+    ))
+    .await;
     let mut seen = std::collections::BTreeSet::new();
     wait_for(
         "the container to wait with ErrImagePull and then ImagePullBackOff",
         Duration::from_secs(60),
         || async {
-            let p = node.pods().get("bad-tag").await.map_err(|e| e.to_string())?;
+            let p = node
+                .pods()
+                .get("bad-tag")
+                .await
+                .map_err(|e| e.to_string())?;
             let waiting = container(&p, "app").and_then(|c| c.state.waiting.clone());
             if let Some(w) = waiting {
                 if w.reason == "ErrImagePull" {
@@ -78,7 +94,10 @@ async fn a_wrong_tag_backs_off_with_the_registrys_reason() {
             && e.message.contains("Failed to pull image")
             && e.involved_object.name == "bad-tag"),
         "a Failed event says why: {:?}",
-        events.iter().map(|e| (&e.reason, &e.message)).collect::<Vec<_>>()
+        events
+            .iter()
+            .map(|e| (&e.reason, &e.message))
+            .collect::<Vec<_>>()
     );
 }
 

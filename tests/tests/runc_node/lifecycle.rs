@@ -19,7 +19,11 @@ async fn a_crashing_container_loops_with_growing_back_off() {
         "CrashLoopBackOff with a back-off that grows",
         Duration::from_secs(90),
         || async {
-            let p = node.pods().get("crasher").await.map_err(|e| e.to_string())?;
+            let p = node
+                .pods()
+                .get("crasher")
+                .await
+                .map_err(|e| e.to_string())?;
             let s = container(&p, "crash").ok_or("no status yet")?;
             if let Some(w) = &s.state.waiting {
                 if w.reason == "CrashLoopBackOff" && !messages.contains(&w.message) {
@@ -34,7 +38,10 @@ async fn a_crashing_container_loops_with_growing_back_off() {
                 assert_eq!(last.reason, "Error");
                 Ok(())
             } else {
-                Err(format!("restarts {}, messages {messages:?}", s.restart_count))
+                Err(format!(
+                    "restarts {}, messages {messages:?}",
+                    s.restart_count
+                ))
             }
         },
     )
@@ -47,23 +54,40 @@ async fn on_failure_and_never_end_the_pod_as_kubernetes_does() {
         return;
     };
     let ok = sh("job", &node.image, "echo done");
-    node.create(pod("onfailure-ok", json!([ok]), json!({"restartPolicy": "OnFailure"})))
-        .await;
+    node.create(pod(
+        "onfailure-ok",
+        json!([ok]),
+        json!({"restartPolicy": "OnFailure"}),
+    ))
+    .await;
     let fail = sh("job", &node.image, "exit 4");
-    node.create(pod("never-fails", json!([fail]), json!({"restartPolicy": "Never"})))
-        .await;
+    node.create(pod(
+        "never-fails",
+        json!([fail]),
+        json!({"restartPolicy": "Never"}),
+    ))
+    .await;
     let done = node
         .wait_pod("onfailure-ok", "Succeeded", Duration::from_secs(60), |p| {
-            (p.status.phase == "Succeeded").then_some(()).ok_or("not yet".into())
+            (p.status.phase == "Succeeded")
+                .then_some(())
+                .ok_or("not yet".into())
         })
         .await;
-    let t = container(&done, "job").unwrap().state.terminated.clone().unwrap();
+    let t = container(&done, "job")
+        .unwrap()
+        .state
+        .terminated
+        .clone()
+        .unwrap();
     assert_eq!((t.exit_code, t.reason.as_str()), (0, "Completed"));
     assert_eq!(container(&done, "job").unwrap().restart_count, 0);
 
     let failed = node
         .wait_pod("never-fails", "Failed", Duration::from_secs(60), |p| {
-            (p.status.phase == "Failed").then_some(()).ok_or("not yet".into())
+            (p.status.phase == "Failed")
+                .then_some(())
+                .ok_or("not yet".into())
         })
         .await;
     let s = container(&failed, "job").unwrap();
@@ -92,7 +116,11 @@ async fn init_containers_run_first_and_a_failing_one_blocks_the_pod() {
     node.create(pod("inits", json!([app]), spec)).await;
     node.wait_running("inits").await;
     let log = node.logs("inits", "app").await;
-    assert_eq!(log.lines().collect::<Vec<_>>(), vec!["first", "second"], "{log}");
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        vec!["first", "second"],
+        "{log}"
+    );
 
     // A failing init container keeps the app from starting.
     let bad = sh("setup", &node.image, "exit 1");
@@ -104,14 +132,22 @@ async fn init_containers_run_first_and_a_failing_one_blocks_the_pod() {
     ))
     .await;
     let p = node
-        .wait_pod("blocked", "Failed by its init container", Duration::from_secs(60), |p| {
-            (p.status.phase == "Failed").then_some(()).ok_or("not yet".into())
-        })
+        .wait_pod(
+            "blocked",
+            "Failed by its init container",
+            Duration::from_secs(60),
+            |p| {
+                (p.status.phase == "Failed")
+                    .then_some(())
+                    .ok_or("not yet".into())
+            },
+        )
         .await;
     let app = container(&p, "app").unwrap();
     assert!(app.state.running.is_none() && app.last_state.terminated.is_none());
     assert!(
-        app.state.terminated.is_none() || app.state.terminated.as_ref().unwrap().started_at.is_none(),
+        app.state.terminated.is_none()
+            || app.state.terminated.as_ref().unwrap().started_at.is_none(),
         "the app container never started"
     );
 }

@@ -40,7 +40,9 @@ async fn tugctl_logs_follow_streams_new_lines() {
             }
         }
     });
-    let first = rx.recv_timeout(Duration::from_secs(20)).expect("a first line");
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a first line");
     let first_n: u64 = first
         .strip_prefix("tick ")
         .and_then(|n| n.parse().ok())
@@ -48,8 +50,13 @@ async fn tugctl_logs_follow_streams_new_lines() {
     // Lines keep coming while the stream is open: at least 5 more, in order.
     let mut last = first_n;
     for _ in 0..5 {
-        let line = rx.recv_timeout(Duration::from_secs(10)).expect("a line streamed");
-        let n: u64 = line.strip_prefix("tick ").and_then(|n| n.parse().ok()).expect("a tick");
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a line streamed");
+        let n: u64 = line
+            .strip_prefix("tick ")
+            .and_then(|n| n.parse().ok())
+            .expect("a tick");
         assert_eq!(n, last + 1, "lines in order, none lost");
         last = n;
     }

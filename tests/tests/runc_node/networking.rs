@@ -27,30 +27,42 @@ async fn two_containers_share_the_pod_network_but_not_their_mounts() {
         &node.image,
         "while true; do wget -q -O- http://localhost:8080/ || echo failed; sleep 0.5; done",
     );
-    node.create(pod("duo", json!([server, client]), json!({}))).await;
+    node.create(pod("duo", json!([server, client]), json!({})))
+        .await;
     let p = node.wait_running("duo").await;
 
     // The client reaches the server over localhost, and the page carries
     // the sandbox's hostname: the pod's name.
-    wait_for("the client's log to show the page", Duration::from_secs(30), || async {
-        let log = node.logs("duo", "client").await;
-        if log.contains("hello from duo") {
-            Ok(())
-        } else {
-            Err(log)
-        }
-    })
+    wait_for(
+        "the client's log to show the page",
+        Duration::from_secs(30),
+        || async {
+            let log = node.logs("duo", "client").await;
+            if log.contains("hello from duo") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        },
+    )
     .await;
 
     // The pod IP is in the node's range and answers from the host.
     let ip = p.status.pod_ip.clone();
     assert!(!ip.is_empty(), "the pod has an IP");
-    assert!(ip.starts_with("10."), "pod IP {ip} from the node's pod range");
+    assert!(
+        ip.starts_with("10."),
+        "pod IP {ip} from the node's pod range"
+    );
     let url = format!("http://{ip}:8080/");
-    let body = wait_for("the pod IP to answer from the host", Duration::from_secs(20), || async {
-        let r = reqwest::get(&url).await.map_err(|e| e.to_string())?;
-        r.text().await.map_err(|e| e.to_string())
-    })
+    let body = wait_for(
+        "the pod IP to answer from the host",
+        Duration::from_secs(20),
+        || async {
+            let r = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+            r.text().await.map_err(|e| e.to_string())
+        },
+    )
     .await;
     assert_eq!(body.trim(), "hello from duo");
 
@@ -64,16 +76,34 @@ async fn two_containers_share_the_pod_network_but_not_their_mounts() {
         .iter()
         .copied()
         .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim()
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .unwrap_or_default()
+                .trim()
                 == "pause"
         })
         .expect("the pause process is in the pod's cgroup");
     for kind in ["net", "ipc", "uts"] {
-        assert_eq!(namespace(web, kind), namespace(pause, kind), "web shares {kind}");
-        assert_eq!(namespace(cli, kind), namespace(pause, kind), "client shares {kind}");
+        assert_eq!(
+            namespace(web, kind),
+            namespace(pause, kind),
+            "web shares {kind}"
+        );
+        assert_eq!(
+            namespace(cli, kind),
+            namespace(pause, kind),
+            "client shares {kind}"
+        );
     }
-    assert_ne!(namespace(web, "net"), namespace(std::process::id(), "net"), "not the host's network");
-    assert_ne!(namespace(web, "mnt"), namespace(cli, "mnt"), "own mount namespaces");
+    assert_ne!(
+        namespace(web, "net"),
+        namespace(std::process::id(), "net"),
+        "not the host's network"
+    );
+    assert_ne!(
+        namespace(web, "mnt"),
+        namespace(cli, "mnt"),
+        "own mount namespaces"
+    );
     assert_ne!(namespace(web, "mnt"), namespace(pause, "mnt"));
 }
 
@@ -83,9 +113,13 @@ async fn host_network_pods_use_the_nodes_network() {
         return;
     };
     let c = sh("app", &node.image, "sleep 3600");
-    node.create(pod("hostnet", json!([c]), json!({"hostNetwork": true}))).await;
+    node.create(pod("hostnet", json!([c]), json!({"hostNetwork": true})))
+        .await;
     let p = node.wait_running("hostnet").await;
-    assert_eq!(p.status.pod_ip, p.status.host_ip, "a host-network pod has the node's IP");
+    assert_eq!(
+        p.status.pod_ip, p.status.host_ip,
+        "a host-network pod has the node's IP"
+    );
     let pid = container_init_pid(&container_id(&p, "app")).expect("its process");
     assert_eq!(namespace(pid, "net"), namespace(std::process::id(), "net"));
 }

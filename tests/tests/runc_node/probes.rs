@@ -15,20 +15,29 @@ async fn a_failing_liveness_probe_restarts_the_container() {
     };
     // Healthy for its first seconds (the file exists), then the file
     // goes and the exec probe fails.
-    let mut c = sh("app", &node.image, "touch /tmp/healthy; sleep 4; rm /tmp/healthy; sleep 3600");
+    let mut c = sh(
+        "app",
+        &node.image,
+        "touch /tmp/healthy; sleep 4; rm /tmp/healthy; sleep 3600",
+    );
     c["livenessProbe"] = json!({
         "exec": {"command": ["cat", "/tmp/healthy"]},
         "periodSeconds": 1, "failureThreshold": 2
     });
     node.create(pod("liveness", json!([c]), json!({}))).await;
-    node.wait_pod("liveness", "restarted by its liveness probe", Duration::from_secs(60), |p| {
-        let s = container(p, "app").ok_or("no status")?;
-        if s.restart_count >= 1 {
-            Ok(())
-        } else {
-            Err(format!("restarts {}", s.restart_count))
-        }
-    })
+    node.wait_pod(
+        "liveness",
+        "restarted by its liveness probe",
+        Duration::from_secs(60),
+        |p| {
+            let s = container(p, "app").ok_or("no status")?;
+            if s.restart_count >= 1 {
+                Ok(())
+            } else {
+                Err(format!("restarts {}", s.restart_count))
+            }
+        },
+    )
     .await;
 }
 
@@ -51,23 +60,35 @@ async fn readiness_toggles_the_ready_condition() {
     });
     node.create(pod("readiness", json!([c]), json!({}))).await;
     let mut seen = Vec::new();
-    wait_for("Ready to go True, False and True again", Duration::from_secs(60), || async {
-        let p = node.pods().get("readiness").await.map_err(|e| e.to_string())?;
-        if p.status.phase == "Running" {
-            let ready = is_pod_ready(&p);
-            if seen.last() != Some(&ready) {
-                seen.push(ready);
+    wait_for(
+        "Ready to go True, False and True again",
+        Duration::from_secs(60),
+        || async {
+            let p = node
+                .pods()
+                .get("readiness")
+                .await
+                .map_err(|e| e.to_string())?;
+            if p.status.phase == "Running" {
+                let ready = is_pod_ready(&p);
+                if seen.last() != Some(&ready) {
+                    seen.push(ready);
+                }
             }
-        }
-        if seen.windows(3).any(|w| w == [true, false, true]) {
-            Ok(())
-        } else {
-            Err(format!("seen {seen:?}"))
-        }
-    })
+            if seen.windows(3).any(|w| w == [true, false, true]) {
+                Ok(())
+            } else {
+                Err(format!("seen {seen:?}"))
+            }
+        },
+    )
     .await;
     let p = node.pods().get("readiness").await.unwrap();
-    assert_eq!(container(&p, "app").unwrap().restart_count, 0, "readiness never restarts");
+    assert_eq!(
+        container(&p, "app").unwrap().restart_count,
+        0,
+        "readiness never restarts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,9 +98,14 @@ async fn a_memory_hog_is_oom_killed() {
     };
     // Writing 40 MiB into tmpfs is charged to the container's memory
     // cgroup, over its 16 MiB limit.
-    let mut c = sh("hog", &node.image, "dd if=/dev/zero of=/dev/shm/fill bs=1M count=40; sleep 3600");
+    let mut c = sh(
+        "hog",
+        &node.image,
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=40; sleep 3600",
+    );
     c["resources"] = json!({"limits": {"memory": "16Mi"}});
-    node.create(pod("hog", json!([c]), json!({"restartPolicy": "Never"}))).await;
+    node.create(pod("hog", json!([c]), json!({"restartPolicy": "Never"})))
+        .await;
     let p = node
         .wait_pod("hog", "OOMKilled", Duration::from_secs(60), |p| {
             let t = container(p, "hog")
@@ -94,6 +120,11 @@ async fn a_memory_hog_is_oom_killed() {
             })
         })
         .await;
-    let t = container(&p, "hog").unwrap().state.terminated.clone().unwrap();
+    let t = container(&p, "hog")
+        .unwrap()
+        .state
+        .terminated
+        .clone()
+        .unwrap();
     assert_eq!(t.exit_code, 137, "killed by SIGKILL");
 }

@@ -21,15 +21,24 @@ async fn a_kubelet_restart_keeps_containers_logs_and_exit_codes() {
     );
     // Exits with 7 a few seconds in: while the kubelet is down.
     let quitter = sh("quitter", &node.image, "echo bye; sleep 4; exit 7");
-    node.create(pod("survivor", json!([talker, quitter]), json!({"restartPolicy": "Never"})))
-        .await;
+    node.create(pod(
+        "survivor",
+        json!([talker, quitter]),
+        json!({"restartPolicy": "Never"}),
+    ))
+    .await;
     let before = node
-        .wait_pod("survivor", "both containers running", Duration::from_secs(60), |p| {
-            let running = ["talker", "quitter"]
-                .iter()
-                .all(|c| container(p, c).is_some_and(|s| s.state.running.is_some()));
-            running.then_some(()).ok_or("not yet".into())
-        })
+        .wait_pod(
+            "survivor",
+            "both containers running",
+            Duration::from_secs(60),
+            |p| {
+                let running = ["talker", "quitter"]
+                    .iter()
+                    .all(|c| container(p, c).is_some_and(|s| s.state.running.is_some()));
+                running.then_some(()).ok_or("not yet".into())
+            },
+        )
         .await;
     let talker_id = container_id(&before, "talker");
     let pid = container_init_pid(&talker_id).expect("the talker's process");
@@ -46,24 +55,46 @@ async fn a_kubelet_restart_keeps_containers_logs_and_exit_codes() {
         }
     })
     .await;
-    node.cluster.restart(&kubelet).await.expect("restart the kubelet");
+    node.cluster
+        .restart(&kubelet)
+        .await
+        .expect("restart the kubelet");
 
     let after = node
-        .wait_pod("survivor", "the quitter's exit code reported", Duration::from_secs(60), |p| {
-            let t = container(p, "quitter").and_then(|s| s.state.terminated.clone());
-            match t {
-                Some(t) if t.exit_code == 7 => Ok(()),
-                other => Err(format!("quitter: {other:?}")),
-            }
-        })
+        .wait_pod(
+            "survivor",
+            "the quitter's exit code reported",
+            Duration::from_secs(60),
+            |p| {
+                let t = container(p, "quitter").and_then(|s| s.state.terminated.clone());
+                match t {
+                    Some(t) if t.exit_code == 7 => Ok(()),
+                    other => Err(format!("quitter: {other:?}")),
+                }
+            },
+        )
         .await;
     let talker = container(&after, "talker").unwrap();
     assert!(talker.state.running.is_some(), "the talker still runs");
     assert_eq!(talker.restart_count, 0, "and was not restarted");
-    assert_eq!(container_id(&after, "talker"), talker_id, "the same container");
-    assert_eq!(container_init_pid(&talker_id), Some(pid), "the same process");
+    assert_eq!(
+        container_id(&after, "talker"),
+        talker_id,
+        "the same container"
+    );
+    assert_eq!(
+        container_init_pid(&talker_id),
+        Some(pid),
+        "the same process"
+    );
     let log = node.logs("survivor", "talker").await;
-    assert!(log.starts_with("line 0\n"), "the log from before the restart is intact");
-    assert!(log.lines().count() > early_log.lines().count(), "and it grew");
+    assert!(
+        log.starts_with("line 0\n"),
+        "the log from before the restart is intact"
+    );
+    assert!(
+        log.lines().count() > early_log.lines().count(),
+        "and it grew"
+    );
     assert!(node.logs("survivor", "quitter").await.contains("bye"));
 }

@@ -12,8 +12,8 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tug_api::core::{ContainerStatus, Pod};
 use tug_client::{Api, Client, DeleteParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec, Runtime};
-pub use tug_tests::net::wait_for;
 use tug_tests::images::{build_busybox_image, ImageSpec};
+pub use tug_tests::net::wait_for;
 use tug_tests::registry::LocalRegistry;
 
 /// At most two runc clusters at once (the machine may have two cores).
@@ -89,7 +89,9 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
     // A pod range per cluster, so clusters side by side never clash.
     let cidr = format!("10.{}.{}.0/24", 180 + (tag / 256) % 60, tag % 256);
 
-    let registry = LocalRegistry::start().await.expect("the local registry starts");
+    let registry = LocalRegistry::start()
+        .await
+        .expect("the local registry starts");
     let layout = dir.path().join("busybox-layout");
     build_busybox_image(
         &layout,
@@ -178,7 +180,10 @@ impl RuncNode {
         wait_for(&format!("pod {name}: {what}"), timeout, || async {
             let pod = api.get(name).await.map_err(|e| e.to_string())?;
             cond(&pod).map(|()| pod.clone()).map_err(|e| {
-                format!("{e}; status: {}", serde_json::to_string(&pod.status).unwrap_or_default())
+                format!(
+                    "{e}; status: {}",
+                    serde_json::to_string(&pod.status).unwrap_or_default()
+                )
             })
         })
         .await
@@ -220,7 +225,10 @@ impl RuncNode {
             container: Some(container.to_string()),
             ..Default::default()
         };
-        self.pods().logs(pod, &lp).await.unwrap_or_else(|e| format!("<error: {e}>"))
+        self.pods()
+            .logs(pod, &lp)
+            .await
+            .unwrap_or_else(|e| format!("<error: {e}>"))
     }
 }
 
@@ -255,7 +263,10 @@ pub fn container<'a>(pod: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
 /// The runtime's id of container `name` (`runc://<id>` without scheme).
 pub fn container_id(pod: &Pod, name: &str) -> String {
     let id = &container(pod, name).expect("container status").container_id;
-    id.split_once("://").map(|(_, id)| id).unwrap_or(id).to_string()
+    id.split_once("://")
+        .map(|(_, id)| id)
+        .unwrap_or(id)
+        .to_string()
 }
 
 /// Every process on the host whose cgroup path contains `needle`

@@ -10,8 +10,7 @@ use crate::support::{pod, processes_in_cgroup, sh, start, wait_for, RuncNode};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_sends_sigterm_then_sigkill_after_the_grace_period() {
-    let Some(node) = start("delete_sends_sigterm_then_sigkill_after_the_grace_period").await
-    else {
+    let Some(node) = start("delete_sends_sigterm_then_sigkill_after_the_grace_period").await else {
         return;
     };
     let host_dir = tempfile::tempdir().expect("temp dir");
@@ -34,34 +33,45 @@ async fn delete_sends_sigterm_then_sigkill_after_the_grace_period() {
     stubborn["volumeMounts"] = mount;
     let mut spec = volume.clone();
     spec["terminationGracePeriodSeconds"] = json!(30);
-    node.create(pod("polite", json!([polite]), spec.clone())).await;
+    node.create(pod("polite", json!([polite]), spec.clone()))
+        .await;
     node.create(pod("stubborn", json!([stubborn]), spec)).await;
     let polite_pod = node.wait_running("polite").await;
     let stubborn_pod = node.wait_running("stubborn").await;
 
-    node.delete_and_wait("polite", 30, Duration::from_secs(20)).await;
+    node.delete_and_wait("polite", 30, Duration::from_secs(20))
+        .await;
     assert_eq!(
-        std::fs::read_to_string(host_dir.path().join("polite")).unwrap_or_default().trim(),
+        std::fs::read_to_string(host_dir.path().join("polite"))
+            .unwrap_or_default()
+            .trim(),
         "TERM",
         "the container saw SIGTERM"
     );
 
     let grace = 3;
     let started = Instant::now();
-    node.delete_and_wait("stubborn", grace, Duration::from_secs(30)).await;
+    node.delete_and_wait("stubborn", grace, Duration::from_secs(30))
+        .await;
     assert!(
         started.elapsed() >= Duration::from_secs(grace as u64),
         "a container ignoring SIGTERM runs until the grace period ends ({:?})",
         started.elapsed()
     );
     assert_eq!(
-        std::fs::read_to_string(host_dir.path().join("stubborn")).unwrap_or_default().trim(),
+        std::fs::read_to_string(host_dir.path().join("stubborn"))
+            .unwrap_or_default()
+            .trim(),
         "TERM",
         "SIGTERM came first"
     );
     for p in [&polite_pod, &stubborn_pod] {
         let left = processes_in_cgroup(&format!("pod{}", p.metadata.uid));
-        assert!(left.is_empty(), "processes of {} left: {left:?}", p.metadata.name);
+        assert!(
+            left.is_empty(),
+            "processes of {} left: {left:?}",
+            p.metadata.name
+        );
     }
 }
 
@@ -101,7 +111,9 @@ fn footprint(node: &RuncNode) -> Footprint {
         .into_iter()
         .filter(|d| {
             d.to_string_lossy().contains(&node.cgroup_root)
-                && d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("pod"))
+                && d.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("pod"))
         })
         .count();
     Footprint {
@@ -148,20 +160,34 @@ async fn fifty_pods_come_and_go_without_leaking_anything() {
         let c = sh("app", &node.image, "sleep 3600");
         let mut p = pod(&format!("churn-{i}"), json!([c]), json!({}));
         p["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
-        p["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "scratch", "mountPath": "/scratch"}]);
+        p["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "scratch", "mountPath": "/scratch"}]);
         node.create(p).await;
     }
-    let running = wait_for(&format!("{n} pods running"), Duration::from_secs(180), || async {
-        let pods = node.pods().list(&Default::default()).await.map_err(|e| e.to_string())?.items;
-        let running = pods.iter().filter(|p| tug_api::core::is_pod_ready(p)).count();
-        if running == n {
-            Ok(pods)
-        } else {
-            Err(format!("{running} of {n} ready"))
-        }
-    })
+    let running = wait_for(
+        &format!("{n} pods running"),
+        Duration::from_secs(180),
+        || async {
+            let pods = node
+                .pods()
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let running = pods
+                .iter()
+                .filter(|p| tug_api::core::is_pod_ready(p))
+                .count();
+            if running == n {
+                Ok(pods)
+            } else {
+                Err(format!("{running} of {n} ready"))
+            }
+        },
+    )
     .await;
-    let ips: std::collections::BTreeSet<_> = running.iter().map(|p| p.status.pod_ip.clone()).collect();
+    let ips: std::collections::BTreeSet<_> =
+        running.iter().map(|p| p.status.pod_ip.clone()).collect();
     assert_eq!(ips.len(), n, "every pod has its own IP");
     let busy = footprint(&node);
     assert_eq!(busy.veths, n, "one veth per pod: {busy:?}");
@@ -172,23 +198,35 @@ async fn fifty_pods_come_and_go_without_leaking_anything() {
             grace_period_seconds: Some(1),
             ..Default::default()
         };
-        node.pods().delete(&format!("churn-{i}"), &dp).await.expect("delete");
+        node.pods()
+            .delete(&format!("churn-{i}"), &dp)
+            .await
+            .expect("delete");
     }
-    wait_for("every pod gone and nothing left behind", Duration::from_secs(180), || async {
-        let left = node.pods().list(&Default::default()).await.map_err(|e| e.to_string())?.items;
-        let now = footprint(&node);
-        let clean = Footprint {
-            processes: 0,
-            mounts: 0,
-            veths: 0,
-            allocated_ips: 0,
-            pod_cgroups: 0,
-        };
-        if left.is_empty() && now == clean {
-            Ok(())
-        } else {
-            Err(format!("{} pods left, {now:?}", left.len()))
-        }
-    })
+    wait_for(
+        "every pod gone and nothing left behind",
+        Duration::from_secs(180),
+        || async {
+            let left = node
+                .pods()
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let now = footprint(&node);
+            let clean = Footprint {
+                processes: 0,
+                mounts: 0,
+                veths: 0,
+                allocated_ips: 0,
+                pod_cgroups: 0,
+            };
+            if left.is_empty() && now == clean {
+                Ok(())
+            } else {
+                Err(format!("{} pods left, {now:?}", left.len()))
+            }
+        },
+    )
     .await;
 }

@@ -298,10 +298,7 @@ mod tests {
             message.contains("one node") || message.contains("root"),
             "{message}"
         );
-        let one = ClusterSpec {
-            nodes: 1,
-            ..spec
-        };
+        let one = ClusterSpec { nodes: 1, ..spec };
         assert_eq!(one.validate().is_ok(), crate::process::is_root());
     }
 

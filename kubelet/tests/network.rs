@@ -377,6 +377,47 @@ fn listen_in(ns: &Path, port: u16) -> std::net::TcpListener {
     .unwrap()
 }
 
+/// Connect to `to` from the host and exchange a line with whoever
+/// `listener` (inside a pod) accepts; fails within seconds, never hangs.
+fn host_port_round_trip(listener: &std::net::TcpListener, to: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    listener.set_nonblocking(true).unwrap();
+    std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            let mut conn = None;
+            let accepted = eventually(Duration::from_secs(10), || match listener.accept() {
+                Ok((c, _)) => {
+                    conn = Some(c);
+                    true
+                }
+                Err(_) => false,
+            });
+            assert!(accepted, "nothing reached the pod via {to}");
+            let mut conn = conn.unwrap();
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4];
+            conn.read_exact(&mut buf).unwrap();
+            conn.write_all(b"pong").unwrap();
+            buf
+        });
+        let client = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(5));
+        let reply = client.and_then(|mut conn| {
+            conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+            conn.write_all(b"ping")?;
+            let mut reply = [0u8; 4];
+            conn.read_exact(&mut reply)?;
+            Ok(reply)
+        });
+        let got = server.join();
+        assert_eq!(
+            &reply.unwrap_or_else(|e| panic!("hostPort via {to}: {e}")),
+            b"pong"
+        );
+        assert_eq!(&got.expect("the pod's server"), b"ping");
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pods_reach_each_other_the_host_and_a_host_port() {
     require_root!();
@@ -436,28 +477,9 @@ async fn two_pods_reach_each_other_the_host_and_a_host_port() {
     let gateway = scratch.cidr.hosts().next().unwrap();
     let rules = run_ok("iptables", &["-t", "nat", "-S"]);
     assert!(rules.contains(&format!("--dport {host_port}")), "{rules}");
-    let server = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4];
-        conn.read_exact(&mut buf).unwrap();
-        conn.write_all(b"pong").unwrap();
-        buf
-    });
-    {
-        use std::io::{Read, Write};
-        let mut conn = std::net::TcpStream::connect_timeout(
-            &(gateway, host_port).into(),
-            Duration::from_secs(5),
-        )
-        .expect("hostPort reachable on the node");
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        conn.write_all(b"ping").unwrap();
-        let mut reply = [0u8; 4];
-        conn.read_exact(&mut reply).unwrap();
-        assert_eq!(&reply, b"pong");
-    }
-    assert_eq!(&server.join().unwrap(), b"ping");
+    host_port_round_trip(&listener, (gateway, host_port).into());
+    // localhost too: portmap's snat sets route_localnet for it.
+    host_port_round_trip(&listener, ([127, 0, 0, 1], host_port).into());
 
     // DEL frees the IPs and portmap's rules.
     cni.del(&scratch.attachment(&a)).await.expect("DEL a");

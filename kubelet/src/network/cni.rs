@@ -147,8 +147,11 @@ impl Cni {
         let list = render_conflist(&self.config.bridge, a.pod_cidr, &self.config.state_dir);
         self.write_conflist(&list)
             .map_err(|e| err("ADD", "bridge", format!("writing the config list: {e}")))?;
-        crate::network::routes::enable_ip_forwarding()
-            .map_err(|e| err("ADD", "bridge", format!("enabling IP forwarding: {e}")))?;
+        crate::network::routes::enable_ip_forwarding(
+            a.pod_cidr.addr().is_ipv4(),
+            a.pod_cidr.addr().is_ipv6(),
+        )
+        .map_err(|e| err("ADD", "bridge", format!("enabling IP forwarding: {e}")))?;
         match self.add_all(&list, a).await {
             Ok(result) => {
                 let ips = parse_result_ips(&result).map_err(|m| err("ADD", "bridge", m))?;

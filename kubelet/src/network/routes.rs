@@ -206,13 +206,16 @@ async fn ip(args: &[&str]) -> Result<String, RouteError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Turn on IPv4 (and, when the kernel has IPv6, IPv6) forwarding, without
-/// which a node routes nothing between pods and other nodes.
-pub fn enable_ip_forwarding() -> std::io::Result<()> {
-    write_sysctl("/proc/sys/net/ipv4/ip_forward")?;
-    let v6 = std::path::Path::new("/proc/sys/net/ipv6/conf/all/forwarding");
-    if v6.exists() {
-        write_sysctl(v6)?;
+/// Turn on IP forwarding for the families asked for, without which a
+/// node routes nothing between pods and other nodes. IPv6 is only
+/// touched when asked for: forwarding on makes the kernel ignore router
+/// advertisements, which would cost a SLAAC host its IPv6 default route.
+pub fn enable_ip_forwarding(ipv4: bool, ipv6: bool) -> std::io::Result<()> {
+    if ipv4 {
+        write_sysctl("/proc/sys/net/ipv4/ip_forward")?;
+    }
+    if ipv6 {
+        write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding")?;
     }
     Ok(())
 }
@@ -250,7 +253,9 @@ pub async fn run_route_sync(client: Client, node_name: String) {
         let all: Vec<Node> = nodes.list().iter().map(|n| (**n).clone()).collect();
         let desired = desired_routes(&all, &node_name);
         let mut wait = RESYNC;
-        if let Err(e) = enable_ip_forwarding() {
+        let v4 = desired.iter().any(|r| r.cidr.addr().is_ipv4());
+        let v6 = desired.iter().any(|r| r.cidr.addr().is_ipv6());
+        if let Err(e) = enable_ip_forwarding(v4, v6) {
             tracing::error!(error = %e, "enabling IP forwarding");
             wait = RETRY;
         }

@@ -582,7 +582,7 @@ async fn route_applier_manages_only_its_own_routes() {
     run_ok("ip", &["link", "set", &link.0, "up"]);
     // A protocol number of the test's own, so a kubelet running on this
     // machine (proto 199) and this test never touch each other's routes.
-    let proto = 200 + (r % 50) as u8;
+    let proto = 200 + (r % 25) as u8;
     let applier = RouteApplier::with_protocol(proto);
 
     let foreign = format!("10.254.{n}.0/24");
@@ -625,4 +625,99 @@ async fn route_applier_manages_only_its_own_routes() {
     assert_eq!(applier.current().await.unwrap(), vec![]);
     assert_eq!(route_exists(&mine.cidr.to_string()).trim(), "");
     assert!(route_exists(&foreign).contains("via"), "foreign route kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_sync_follows_the_node_list() {
+    use tug_api::core::{Node, NodeAddress};
+    use tug_client::{Api, Client, Config, DeleteParams, PostParams};
+    use tug_tests::apiserver::{ApiServerProcess, Store};
+    require_root!();
+    let server = ApiServerProcess::start(
+        &tug_tests::bins::workspace_binary("tug-apiserver"),
+        Store::Embedded,
+    )
+    .expect("starting tug-apiserver");
+    let client = Client::new(Config::new(&server.url).unwrap()).unwrap();
+
+    let r = rand_u16();
+    let link = TestLink(format!("tugs{r:04x}"));
+    let peer = format!("tugq{r:04x}");
+    let n = r % 256;
+    run_ok(
+        "ip",
+        &[
+            "link", "add", &link.0, "type", "veth", "peer", "name", &peer,
+        ],
+    );
+    run_ok("ip", &["link", "set", &peer, "up"]);
+    run_ok(
+        "ip",
+        &["addr", "add", &format!("10.247.{n}.1/24"), "dev", &link.0],
+    );
+    run_ok("ip", &["link", "set", &link.0, "up"]);
+    let proto = 225 + (r % 25) as u8; // disjoint from the applier test's;
+    let applier = RouteApplier::with_protocol(proto);
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    let make = |name: &str, cidr: String, ip: String| {
+        let mut node = Node::default();
+        node.metadata.name = name.into();
+        node.spec.pod_cidr = cidr;
+        node.status.addresses = vec![NodeAddress {
+            type_: "InternalIP".into(),
+            address: ip,
+        }];
+        node
+    };
+    let me = make("me", format!("10.246.{n}.0/24"), format!("10.247.{n}.1"));
+    let other = make("other", format!("10.245.{n}.0/24"), format!("10.247.{n}.2"));
+    for node in [&me, &other] {
+        let created = nodes.create(&PostParams::default(), node).await.unwrap();
+        let mut with_status = created.clone();
+        with_status.status = node.status.clone();
+        nodes
+            .replace_status(&node.metadata.name, &PostParams::default(), &with_status)
+            .await
+            .unwrap();
+    }
+    let sync = tokio::spawn(tug_kubelet::network::routes::run_route_sync_with(
+        client.clone(),
+        "me".into(),
+        applier.clone(),
+    ));
+    struct Abort(tokio::task::JoinHandle<()>);
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _sync = Abort(sync);
+
+    let want = PodRoute {
+        cidr: other.spec.pod_cidr.parse().unwrap(),
+        via: format!("10.247.{n}.2").parse().unwrap(),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while applier.current().await.unwrap() != vec![want.clone()] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "route to the other node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval
+    }
+    // Only to the other node: none to our own pod CIDR.
+    assert_eq!(route_exists(&me.spec.pod_cidr).trim(), "");
+
+    nodes
+        .delete("other", &DeleteParams::default())
+        .await
+        .unwrap();
+    while !applier.current().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "route removed with the node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval
+    }
 }

@@ -233,6 +233,12 @@ fn write_sysctl(path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
 /// every [`RESYNC`]; a failure is logged and retried after [`RETRY`].
 /// Only routes of [`ROUTE_PROTO`] are ever deleted.
 pub async fn run_route_sync(client: Client, node_name: String) {
+    run_route_sync_with(client, node_name, RouteApplier::new()).await
+}
+
+/// [`run_route_sync`] with a given applier (tests use one of their own
+/// protocol number).
+pub async fn run_route_sync_with(client: Client, node_name: String, applier: RouteApplier) {
     let changed = Arc::new(Notify::new());
     let wake = changed.clone();
     let informer = Informer::new(Api::<Node>::all(client), ListParams::default())
@@ -248,7 +254,6 @@ pub async fn run_route_sync(client: Client, node_name: String) {
     }
     let _informer = Abort(informer);
     nodes.wait_synced().await;
-    let applier = RouteApplier::new();
     loop {
         let all: Vec<Node> = nodes.list().iter().map(|n| (**n).clone()).collect();
         let desired = desired_routes(&all, &node_name);

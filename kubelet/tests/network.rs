@@ -656,7 +656,7 @@ async fn route_sync_follows_the_node_list() {
         &["addr", "add", &format!("10.247.{n}.1/24"), "dev", &link.0],
     );
     run_ok("ip", &["link", "set", &link.0, "up"]);
-    let proto = 225 + (r % 25) as u8; // disjoint from the applier test's;
+    let proto = 225 + (r % 25) as u8; // disjoint from the applier test's (200..225)
     let applier = RouteApplier::with_protocol(proto);
 
     let nodes: Api<Node> = Api::all(client.clone());

@@ -152,9 +152,12 @@ impl Cni {
             a.pod_cidr.addr().is_ipv6(),
         )
         .map_err(|e| err("ADD", "bridge", format!("enabling IP forwarding: {e}")))?;
-        match self.add_all(&list, a).await {
-            Ok(result) => {
-                let ips = parse_result_ips(&result).map_err(|m| err("ADD", "bridge", m))?;
+        let added = self.add_all(&list, a).await.and_then(|result| {
+            let ips = parse_result_ips(&result).map_err(|m| err("ADD", "bridge", m))?;
+            Ok((result, ips))
+        });
+        match added {
+            Ok((result, ips)) => {
                 if let Err(e) = self.save_cache(a, &result) {
                     tracing::warn!(sandbox = a.id, error = %e, "caching the CNI result");
                 }

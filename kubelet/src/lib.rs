@@ -93,9 +93,19 @@ pub async fn run_runc_node(
         images,
         cni,
     })?);
+    let listener = server::bind(std::net::SocketAddr::new(flags.address, flags.port)).await?;
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
-    node::run(ctx).await;
-    Ok(())
+    let mut http = tokio::spawn(server::serve(listener, ctx.clone()));
+    let result = tokio::select! {
+        _ = node::run(ctx) => Ok(()),
+        served = &mut http => match served {
+            Ok(Ok(())) => Err(anyhow::anyhow!("the kubelet server stopped")),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("the kubelet server failed")),
+            Err(e) => Err(anyhow::Error::new(e).context("the kubelet server failed")),
+        },
+    };
+    http.abort();
+    result
 }
 
 fn image_store_config(root_dir: &std::path::Path, insecure: &[String]) -> StoreConfig {

@@ -4,10 +4,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tug_api::core::Taint;
 use tug_api::Quantity;
+
+use crate::node::machine::MachineIds;
 
 /// What the node offers pods (capacity = allocatable for hollow nodes).
 #[derive(Clone, Debug, PartialEq)]
@@ -45,8 +48,26 @@ pub struct NodeConfig {
     pub crash_backoff: Duration,
     /// Workers syncing this node's pods concurrently.
     pub pod_workers: usize,
-    /// `nodeInfo.bootID`: new for every start of the process.
+    /// `nodeInfo.bootID`: the machine's for a real node; for hollow
+    /// nodes new for every start of the process.
     pub boot_id: String,
+    /// The kubelet's HTTP port, reported as
+    /// `daemonEndpoints.kubeletEndpoint.Port` (where the apiserver fetches
+    /// logs); 0 when no server runs (hollow nodes).
+    pub kubelet_port: u16,
+    /// The real machine behind the node; `None` for hollow nodes, which
+    /// report made-up identities and never pressure.
+    pub machine: Option<MachineConfig>,
+}
+
+/// What a node running on a real machine knows of it beyond capacity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MachineConfig {
+    /// The kubelet's state directory: its filesystem's free space decides
+    /// `DiskPressure`.
+    pub root_dir: PathBuf,
+    /// `machineID` and `systemUUID` (and the boot id) in `nodeInfo`.
+    pub ids: MachineIds,
 }
 
 /// The labels every kubelet puts on its Node, next to the user's.
@@ -169,6 +190,8 @@ pub(crate) fn test_config(name: &str) -> NodeConfig {
         crash_backoff: Duration::from_secs(10),
         pod_workers: 4,
         boot_id: "boot".into(),
+        kubelet_port: 0,
+        machine: None,
     }
 }
 

@@ -13,7 +13,10 @@ use tug_api::duration::parse_duration;
 use tug_api::{validation, Quantity};
 use tug_client::component::{host_name, ConnectionFlags};
 
-use crate::config::{default_labels, hollow_node_names, node_ips, random_id, Capacity, NodeConfig};
+use crate::config::{
+    default_labels, hollow_node_names, node_ips, random_id, Capacity, MachineConfig, NodeConfig,
+};
+use crate::node::machine::{machine_capacity, primary_ipv4, MachineIds};
 use crate::runtime::fake::FakeConfig;
 use crate::runtime::RuntimeKind;
 
@@ -50,21 +53,25 @@ pub struct Flags {
     #[arg(long, default_value_t = 1)]
     pub hollow_nodes: usize,
 
-    /// CPU capacity (= allocatable).
-    #[arg(long, default_value = "4")]
-    pub cpu: String,
+    /// CPU capacity (= allocatable). Default: the machine's online CPUs
+    /// with `--runtime runc`, 4 with `fake`.
+    #[arg(long)]
+    pub cpu: Option<String>,
 
-    /// Memory capacity (= allocatable).
-    #[arg(long, default_value = "8Gi")]
-    pub memory: String,
+    /// Memory capacity (= allocatable). Default: the machine's `MemTotal`
+    /// with `--runtime runc`, 8Gi with `fake`.
+    #[arg(long)]
+    pub memory: Option<String>,
 
     /// The most pods the node runs.
     #[arg(long, default_value_t = 110)]
     pub max_pods: u32,
 
     /// The node's InternalIP (with several hollow nodes, the first one's;
-    /// the others count up). Default for the fake runtime: an address in
-    /// 10.200.0.0/16 derived from the node's name.
+    /// the others count up). Default for the runc runtime: the host's
+    /// primary IPv4 address (the default route's source), else 127.0.0.1;
+    /// for the fake one: an address in 10.200.0.0/16 derived from the
+    /// node's name.
     #[arg(long)]
     pub node_ip: Option<IpAddr>,
 
@@ -126,6 +133,14 @@ pub enum Command {
     /// Work on the node's image store.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Take a stopped runc node apart: stop and remove its pods (their
+    /// containers, IPs, mounts, cgroups), delete its bridge and remove
+    /// its state directory.
+    Reset {
+        /// The kubelet's state directory.
+        #[arg(long, default_value = DEFAULT_ROOT_DIR)]
+        root_dir: std::path::PathBuf,
+    },
 }
 
 /// `tug-kubelet image ...`.
@@ -226,9 +241,21 @@ impl Flags {
                 bail!("{flag} must be positive");
             }
         }
+        let real = self.runtime == Some(RuntimeKind::Runc);
+        let (machine_cpu, machine_memory) = if real {
+            machine_capacity().context("reading the machine's capacity")?
+        } else {
+            (Quantity("4".into()), Quantity("8Gi".into()))
+        };
         let capacity = Capacity {
-            cpu: quantity("--cpu", &self.cpu)?,
-            memory: quantity("--memory", &self.memory)?,
+            cpu: match &self.cpu {
+                Some(v) => quantity("--cpu", v)?,
+                None => machine_cpu,
+            },
+            memory: match &self.memory {
+                Some(v) => quantity("--memory", v)?,
+                None => machine_memory,
+            },
             pods: self.max_pods,
         };
         let user_labels = parse_labels(&self.node_labels)?;
@@ -245,8 +272,21 @@ impl Flags {
                 bail!("invalid node name {name:?}: {e}");
             }
         }
-        let ips = node_ips(&names, self.node_ip);
-        let boot_id = random_id();
+        let machine = real.then(|| MachineConfig {
+            root_dir: self.runc.root_dir.clone(),
+            ids: MachineIds::read(),
+        });
+        let node_ip = match self.node_ip {
+            Some(ip) => Some(ip),
+            None if real => Some(primary_ipv4()),
+            None => None,
+        };
+        let ips = node_ips(&names, node_ip);
+        let boot_id = match &machine {
+            Some(m) if !m.ids.boot_id.is_empty() => m.ids.boot_id.clone(),
+            _ => random_id(),
+        };
+        let kubelet_port = if real { self.runc.port } else { 0 };
         Ok(names
             .into_iter()
             .zip(ips)
@@ -266,6 +306,8 @@ impl Flags {
                     crash_backoff: self.fake_crash_backoff,
                     pod_workers: self.pod_workers.max(1),
                     boot_id: boot_id.clone(),
+                    kubelet_port,
+                    machine: machine.clone(),
                 }
             })
             .collect())
@@ -369,6 +411,35 @@ mod tests {
         assert_eq!(nodes[0].capacity.pods, 30);
         assert_eq!(nodes[0].lease_renew_interval, Duration::from_secs(10));
         assert_eq!(nodes[0].lease_duration_seconds, 40);
+    }
+
+    #[test]
+    fn fake_nodes_get_fixed_capacity_and_no_server() {
+        let n = &flags(&[]).node_configs().unwrap()[0];
+        assert_eq!(n.capacity.cpu, Quantity("4".into()));
+        assert_eq!(n.capacity.memory, Quantity("8Gi".into()));
+        assert_eq!(n.kubelet_port, 0);
+        assert!(n.machine.is_none());
+    }
+
+    #[test]
+    fn runc_nodes_measure_the_machine_unless_overridden() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["tug-kubelet", "--runtime", "runc", "--node-name", "real"];
+            all.extend_from_slice(args);
+            Flags::try_parse_from(all).unwrap().node_configs().unwrap()
+        };
+        let n = &parse(&["--port", "10355"])[0];
+        assert!(n.capacity.cpu.parsed().unwrap().nanos() > 0);
+        assert!(n.capacity.memory.0.ends_with("Ki"), "MemTotal in Ki");
+        assert_eq!(n.kubelet_port, 10355);
+        assert!(n.ip.is_ipv4(), "the host's primary IPv4");
+        let m = n.machine.as_ref().unwrap();
+        assert_eq!(n.boot_id, m.ids.boot_id, "the machine's boot id");
+        let n = &parse(&["--cpu", "2", "--memory", "1Gi", "--node-ip", "10.1.2.3"])[0];
+        assert_eq!(n.capacity.cpu, Quantity("2".into()));
+        assert_eq!(n.capacity.memory, Quantity("1Gi".into()));
+        assert_eq!(n.ip.to_string(), "10.1.2.3");
     }
 
     #[test]

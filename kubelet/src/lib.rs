@@ -75,9 +75,24 @@ pub async fn run_runc_node(
     let settings = NodeSettings::from_flags(flags, &config.name);
     settings.save()?;
     let runtime = Arc::new(settings.runtime()?);
+    let listener = server::bind(std::net::SocketAddr::new(flags.address, flags.port)).await?;
+    let routes = tokio::spawn(network::routes::run_route_sync(
+        client.clone(),
+        config.name.clone(),
+    ));
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
-    node::run(ctx).await;
-    Ok(())
+    let mut http = tokio::spawn(server::serve(listener, ctx.clone()));
+    let result = tokio::select! {
+        _ = node::run(ctx) => Ok(()),
+        served = &mut http => match served {
+            Ok(Ok(())) => Err(anyhow::anyhow!("the kubelet server stopped")),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("the kubelet server failed")),
+            Err(e) => Err(anyhow::Error::new(e).context("the kubelet server failed")),
+        },
+    };
+    http.abort();
+    routes.abort();
+    result
 }
 
 /// `tug-kubelet image ...`.

@@ -13,6 +13,15 @@ fn main() -> ExitCode {
         // The shim is a small synchronous program: no async runtime.
         Some(Command::Shim(args)) => tug_kubelet::runtime::runc::shim::main(args),
         Some(Command::Image(cmd)) => runtime().block_on(tug_kubelet::image_command(cmd)),
+        Some(Command::Reset { root_dir }) => {
+            match runtime().block_on(tug_kubelet::runc_node::reset(&root_dir)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tug-kubelet reset: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         None => runtime().block_on(run(flags)),
     }
 }

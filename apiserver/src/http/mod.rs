@@ -5,6 +5,7 @@ mod body;
 mod crud;
 mod discovery;
 mod list;
+mod logs;
 mod params;
 mod patch;
 mod path;
@@ -229,6 +230,7 @@ async fn serve(
             };
             respond(result, false)
         }
+        (Some(name), Some("log"), &Method::GET) => logs::pod_log(&call, name).await,
         (Some(name), Some("binding"), &Method::POST) => {
             respond(subresources::bind(&call, name).await, true)
         }

@@ -24,6 +24,9 @@ pub struct Params {
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub orphan_dependents: Option<String>,
+    /// The query as it came (`pods/log` passes its options on).
+    #[serde(skip)]
+    pub raw_query: String,
 }
 
 fn truthy(v: &Option<String>) -> bool {
@@ -33,7 +36,9 @@ fn truthy(v: &Option<String>) -> bool {
 impl Params {
     pub fn parse(query: Option<&str>) -> ApiResult<Params> {
         let q = query.unwrap_or("");
-        serde_urlencoded_parse(q)
+        let mut params = serde_urlencoded_parse(q)?;
+        params.raw_query = q.to_string();
+        Ok(params)
     }
 
     pub fn is_watch(&self) -> bool {

@@ -14,7 +14,7 @@ use super::Handler;
 pub fn all_kinds() -> Vec<Handler> {
     vec![
         Arc::new(Typed::<Namespace>::new(&["status", "finalize"])),
-        Arc::new(Typed::<Pod>::new(&["status", "binding"])),
+        Arc::new(Typed::<Pod>::new(&["status", "binding", "log"])),
         Arc::new(Typed::<Node>::new(&["status"])),
         Arc::new(Typed::<Service>::new(&["status"])),
         Arc::new(Typed::<Endpoints>::new(&[])),

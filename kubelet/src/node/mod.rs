@@ -5,6 +5,7 @@
 //! runtimes, a real node one agent over runc.
 
 pub mod lease;
+pub mod machine;
 pub mod registration;
 pub mod status;
 

@@ -10,11 +10,12 @@ use tug_api::core::Node;
 use tug_api::meta::ObjectMeta;
 use tug_client::{Api, PostParams};
 
-use super::status::{node_status, write_status};
+use super::machine::Pressure;
+use super::status::{current_pressure, node_status, write_status};
 use super::NodeCtx;
 
-/// The Node a kubelet with `ctx`'s settings creates.
-pub fn initial_node(ctx: &NodeCtx) -> Node {
+/// The Node a kubelet with `ctx`'s settings creates, under `pressure`.
+pub fn initial_node(ctx: &NodeCtx, pressure: Pressure) -> Node {
     let cfg = &ctx.config;
     let mut node = Node {
         metadata: ObjectMeta {
@@ -25,14 +26,24 @@ pub fn initial_node(ctx: &NodeCtx) -> Node {
         ..Default::default()
     };
     node.spec.taints = cfg.taints.clone();
-    node.status = node_status(cfg, &ctx.runtime.version(), &node.status, (ctx.clock)());
+    node.status = node_status(
+        cfg,
+        &ctx.runtime.version(),
+        pressure,
+        &node.status,
+        (ctx.clock)(),
+    );
     node
 }
 
 /// Create the Node, or bring an existing one's status up to date.
 pub async fn register(ctx: &NodeCtx) -> tug_client::Result<Node> {
     let api: Api<Node> = Api::all(ctx.client.clone());
-    match api.create(&PostParams::default(), &initial_node(ctx)).await {
+    let pressure = current_pressure(&ctx.config).await;
+    match api
+        .create(&PostParams::default(), &initial_node(ctx, pressure))
+        .await
+    {
         Ok(node) => {
             tracing::info!(node = %node.metadata.name, "registered the node");
             Ok(node)
@@ -42,6 +53,7 @@ pub async fn register(ctx: &NodeCtx) -> tug_client::Result<Node> {
             let status = node_status(
                 &ctx.config,
                 &ctx.runtime.version(),
+                pressure,
                 &existing.status,
                 (ctx.clock)(),
             );

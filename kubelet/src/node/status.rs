@@ -18,12 +18,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
-use tug_api::core::{Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo};
+use tug_api::core::{
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    NodeSystemInfo,
+};
 use tug_api::meta::Time;
 use tug_api::patch::create_merge_patch;
 use tug_api::Quantity;
 use tug_client::{Api, Patch, PatchParams};
 
+use super::machine::{measure_pressure, read_trimmed, Pressure};
 use super::registration::register_until_done;
 use super::NodeCtx;
 use crate::config::{go_arch, NodeConfig};
@@ -31,44 +35,86 @@ use crate::config::{go_arch, NodeConfig};
 /// The `kubeletVersion` reported in `nodeInfo`.
 pub const KUBELET_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
+/// One condition this kubelet owns: its type and what it says when
+/// healthy and when not.
+struct OwnCondition {
+    type_: &'static str,
+    /// The status that means trouble (`True` for a pressure).
+    bad_status: &'static str,
+    good: (&'static str, &'static str),
+    bad: (&'static str, &'static str),
+}
+
 /// The conditions this kubelet owns, in the order it reports them.
-const OWN_CONDITIONS: [(&str, &str, &str, &str); 4] = [
-    (
-        "MemoryPressure",
-        "False",
-        "KubeletHasSufficientMemory",
-        "kubelet has sufficient memory available",
-    ),
-    (
-        "DiskPressure",
-        "False",
-        "KubeletHasNoDiskPressure",
-        "kubelet has no disk pressure",
-    ),
-    (
-        "PIDPressure",
-        "False",
-        "KubeletHasSufficientPID",
-        "kubelet has sufficient PID available",
-    ),
-    (
-        "Ready",
-        "True",
-        "KubeletReady",
-        "kubelet is posting ready status",
-    ),
+const OWN_CONDITIONS: [OwnCondition; 4] = [
+    OwnCondition {
+        type_: "MemoryPressure",
+        bad_status: "True",
+        good: (
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        bad: (
+            "KubeletHasInsufficientMemory",
+            "kubelet has insufficient memory available",
+        ),
+    },
+    OwnCondition {
+        type_: "DiskPressure",
+        bad_status: "True",
+        good: ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        bad: ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    },
+    OwnCondition {
+        type_: "PIDPressure",
+        bad_status: "True",
+        good: (
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+        bad: (
+            "KubeletHasInsufficientPID",
+            "kubelet has insufficient PID available",
+        ),
+    },
+    OwnCondition {
+        type_: "Ready",
+        bad_status: "False",
+        good: ("KubeletReady", "kubelet is posting ready status"),
+        bad: ("KubeletNotReady", "kubelet is not ready"),
+    },
 ];
+
+impl OwnCondition {
+    /// Status, reason and message, given whether the trouble is there.
+    fn state(&self, troubled: bool) -> (&'static str, &'static str, &'static str) {
+        let ((reason, message), status) = if troubled {
+            (self.bad, self.bad_status)
+        } else {
+            (
+                self.good,
+                if self.bad_status == "True" {
+                    "False"
+                } else {
+                    "True"
+                },
+            )
+        };
+        (status, reason, message)
+    }
+}
 
 fn to_time(t: DateTime<Utc>) -> Time {
     Time(DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t))
 }
 
-/// The node's status at `now`, keeping what others report (their
-/// conditions, images, volumes) and the transition times of conditions
-/// whose status did not change.
+/// The node's status at `now` under `pressure`, keeping what others
+/// report (their conditions, images, volumes) and the transition times of
+/// conditions whose status did not change.
 pub fn node_status(
     cfg: &NodeConfig,
     runtime_version: &str,
+    pressure: Pressure,
     old: &NodeStatus,
     now: DateTime<Utc>,
 ) -> NodeStatus {
@@ -82,10 +128,17 @@ pub fn node_status(
     let mut conditions: Vec<NodeCondition> = old
         .conditions
         .iter()
-        .filter(|c| !OWN_CONDITIONS.iter().any(|(t, ..)| *t == c.type_))
+        .filter(|c| !OWN_CONDITIONS.iter().any(|o| o.type_ == c.type_))
         .cloned()
         .collect();
-    for (type_, status, reason, message) in OWN_CONDITIONS {
+    for own in &OWN_CONDITIONS {
+        let troubled = match own.type_ {
+            "MemoryPressure" => pressure.memory,
+            "DiskPressure" => pressure.disk,
+            _ => false,
+        };
+        let type_ = own.type_;
+        let (status, reason, message) = own.state(troubled);
         let previous = old.conditions.iter().find(|c| c.type_ == type_);
         let last_transition_time = match previous {
             Some(p) if p.status == status => p.last_transition_time,
@@ -114,9 +167,23 @@ pub fn node_status(
                 address: cfg.name.clone(),
             },
         ],
+        daemon_endpoints: match cfg.kubelet_port {
+            0 => old.daemon_endpoints.clone(),
+            port => NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint {
+                    port: i32::from(port),
+                }),
+            },
+        },
         node_info: NodeSystemInfo {
-            machine_id: machine_id(&cfg.name),
-            system_uuid: machine_id(&cfg.name),
+            machine_id: match &cfg.machine {
+                Some(m) => m.ids.machine_id.clone(),
+                None => machine_id(&cfg.name),
+            },
+            system_uuid: match &cfg.machine {
+                Some(m) => m.ids.system_uuid.clone(),
+                None => machine_id(&cfg.name),
+            },
             boot_id: cfg.boot_id.clone(),
             kernel_version: read_trimmed("/proc/sys/kernel/osrelease"),
             os_image: os_image(),
@@ -153,12 +220,6 @@ fn machine_id(name: &str) -> String {
     format!("{h:032x}")
 }
 
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// `PRETTY_NAME` of /etc/os-release.
 fn os_image() -> String {
     read_trimmed("/etc/os-release")
@@ -166,6 +227,20 @@ fn os_image() -> String {
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_string())
         .unwrap_or_else(|| "Linux".into())
+}
+
+/// The pressure on the node now: measured on a real machine (off the
+/// async threads: statvfs can block), never any on a hollow node.
+pub async fn current_pressure(cfg: &NodeConfig) -> Pressure {
+    match &cfg.machine {
+        Some(m) => {
+            let root = m.root_dir.clone();
+            tokio::task::spawn_blocking(move || measure_pressure(&root))
+                .await
+                .unwrap_or_default()
+        }
+        None => Pressure::default(),
+    }
 }
 
 /// Write `new` as the status of `node` (a merge patch from its current
@@ -247,6 +322,7 @@ async fn sync_once(
     let new = node_status(
         &ctx.config,
         &ctx.runtime.version(),
+        current_pressure(&ctx.config).await,
         &node.status,
         (ctx.clock)(),
     );
@@ -274,7 +350,13 @@ mod tests {
 
     #[test]
     fn reports_ready_capacity_addresses_and_info() {
-        let st = node_status(&cfg(), "fake://0.1", &NodeStatus::default(), t(0));
+        let st = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
         let ready = st.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
@@ -304,8 +386,14 @@ mod tests {
 
     #[test]
     fn unchanged_status_is_not_a_change_and_transition_times_stay() {
-        let first = node_status(&cfg(), "fake://0.1", &NodeStatus::default(), t(0));
-        let later = node_status(&cfg(), "fake://0.1", &first, t(60));
+        let first = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
+        let later = node_status(&cfg(), "fake://0.1", Pressure::default(), &first, t(60));
         assert!(!changed(&first, &later), "only heartbeats moved");
         let ready = later
             .conditions
@@ -317,8 +405,95 @@ mod tests {
     }
 
     #[test]
+    fn pressure_turns_its_condition_true_and_back() {
+        let calm = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
+        let squeezed = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure {
+                memory: true,
+                disk: true,
+            },
+            &calm,
+            t(30),
+        );
+        assert!(changed(&calm, &squeezed));
+        let get = |st: &NodeStatus, ty: &str| {
+            let c = st
+                .conditions
+                .iter()
+                .find(|c| c.type_ == ty)
+                .unwrap()
+                .clone();
+            (c.status, c.reason, c.last_transition_time)
+        };
+        assert_eq!(
+            get(&squeezed, "MemoryPressure"),
+            (
+                "True".into(),
+                "KubeletHasInsufficientMemory".into(),
+                Some(Time(t(30)))
+            )
+        );
+        assert_eq!(get(&squeezed, "DiskPressure").1, "KubeletHasDiskPressure");
+        assert_eq!(get(&squeezed, "PIDPressure").0, "False");
+        assert_eq!(get(&squeezed, "Ready").0, "True");
+        let relieved = node_status(&cfg(), "fake://0.1", Pressure::default(), &squeezed, t(60));
+        assert_eq!(get(&relieved, "MemoryPressure").0, "False");
+        assert_eq!(get(&relieved, "MemoryPressure").2, Some(Time(t(60))));
+    }
+
+    #[test]
+    fn a_real_node_reports_its_machine_and_kubelet_port() {
+        let mut real = cfg();
+        real.kubelet_port = 10250;
+        real.machine = Some(crate::config::MachineConfig {
+            root_dir: "/var/lib/tug-kubelet".into(),
+            ids: crate::node::machine::MachineIds {
+                machine_id: "m-id".into(),
+                system_uuid: "s-uuid".into(),
+                boot_id: "b-id".into(),
+            },
+        });
+        let st = node_status(
+            &real,
+            "runc://1.1.5",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
+        assert_eq!(st.node_info.machine_id, "m-id");
+        assert_eq!(st.node_info.system_uuid, "s-uuid");
+        assert_eq!(
+            st.daemon_endpoints.kubelet_endpoint,
+            Some(DaemonEndpoint { port: 10250 })
+        );
+        // A hollow node serves no logs: no endpoint.
+        let hollow = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
+        assert_eq!(hollow.daemon_endpoints.kubelet_endpoint, None);
+    }
+
+    #[test]
     fn a_node_marked_unknown_is_reported_ready_again() {
-        let mut st = node_status(&cfg(), "fake://0.1", &NodeStatus::default(), t(0));
+        let mut st = node_status(
+            &cfg(),
+            "fake://0.1",
+            Pressure::default(),
+            &NodeStatus::default(),
+            t(0),
+        );
         // The node lifecycle controller marked it while we were away, and
         // added a condition of its own.
         for c in &mut st.conditions {
@@ -332,7 +507,7 @@ mod tests {
             status: "False".into(),
             ..Default::default()
         });
-        let back = node_status(&cfg(), "fake://0.1", &st, t(100));
+        let back = node_status(&cfg(), "fake://0.1", Pressure::default(), &st, t(100));
         assert!(changed(&st, &back));
         let ready = back.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!(ready.status, "True");

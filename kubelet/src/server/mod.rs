@@ -1,0 +1,110 @@
+//! The kubelet's HTTP server (`--address`, `--port` 10250): `/healthz`,
+//! `/pods` (the pods bound to this node) and
+//! `/containerLogs/{ns}/{pod}/{container}` (what the apiserver's
+//! `pods/log` proxies to).
+
+pub mod cri_log;
+pub mod error;
+pub mod logs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::ReceiverStream;
+use tug_api::core::Pod;
+use tug_client::{Api, ListParams};
+
+use self::error::ServerError;
+use self::logs::LogQuery;
+use crate::node::NodeCtx;
+
+/// Chunks of a log stream in flight between the file reader and the
+/// connection.
+const STREAM_BUFFER: usize = 16;
+
+/// Listen on `addr`; a port in use or an address not ours fails here, so
+/// the kubelet reports it before it starts anything else.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("the kubelet server cannot listen on {addr}"))
+}
+
+/// The routes of the server for node `ctx`.
+pub fn router(ctx: Arc<NodeCtx>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/pods", get(pods))
+        .route("/pods/", get(pods))
+        .route(
+            "/containerLogs/{namespace}/{pod}/{container}",
+            get(container_logs),
+        )
+        .with_state(ctx)
+}
+
+/// Serve node `ctx` on `listener` until the future is dropped.
+pub async fn serve(listener: TcpListener, ctx: Arc<NodeCtx>) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, node = %ctx.config.name, "the kubelet server listens");
+    }
+    axum::serve(listener, router(ctx)).await
+}
+
+/// `GET /pods`: a `PodList` of the pods bound to this node.
+async fn pods(State(ctx): State<Arc<NodeCtx>>) -> Response {
+    let api: Api<Pod> = Api::all(ctx.client.clone());
+    let params = ListParams {
+        field_selector: Some(format!("spec.nodeName={}", ctx.config.name)),
+        ..Default::default()
+    };
+    match api.list(&params).await {
+        Ok(mut list) => {
+            list.kind = "PodList".into();
+            list.api_version = "v1".into();
+            (
+                [(http::header::CONTENT_TYPE, "application/json")],
+                serde_json::to_vec(&list).unwrap_or_default(),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            ServerError::unavailable(format!("cannot list the node's pods: {e}")).into_response()
+        }
+    }
+}
+
+/// `GET /containerLogs/{ns}/{pod}/{container}`: the container's log as
+/// text, streamed.
+async fn container_logs(
+    State(ctx): State<Arc<NodeCtx>>,
+    Path((namespace, pod, container)): Path<(String, String, String)>,
+    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return ServerError::bad_request(e.body_text()).into_response(),
+    };
+    let (opts, previous) = match (query.options((ctx.clock)()), query.previous()) {
+        (Ok(o), Ok(p)) => (o, p),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
+    let (target, path) = match logs::resolve(&ctx, &namespace, &pod, &container, previous).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(logs::stream(ctx, target, path, opts, tx));
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(ReceiverStream::new(rx)),
+    )
+        .into_response()
+}

@@ -92,6 +92,8 @@ pub async fn run_runc_node(
         ),
         images,
         cni,
+        client: Some(client.clone()),
+        node_ip: config.ip,
     })?);
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
     node::run(ctx).await;

@@ -181,7 +181,6 @@ pub fn render(spec: &Spec) -> Value {
             "capabilities": {
                 "bounding": caps, "effective": caps, "permitted": caps,
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64}],
             "noNewPrivileges": false,
         },
         "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},

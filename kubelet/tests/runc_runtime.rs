@@ -467,7 +467,7 @@ async fn a_restarted_runtime_keeps_running_containers_and_their_records() {
     f.rt().set_change_notifier(Arc::new(move |uid: &str| {
         let _ = tx.send(uid.to_string());
     }));
-    assert_eq!(f.rt().list_pods().await, [uid.clone()]);
+    assert_eq!(f.rt().list_pods().await, std::slice::from_ref(&uid));
     let after = f.rt().pod_status(&uid).await.unwrap();
     assert_eq!(
         after.containers, before.containers,

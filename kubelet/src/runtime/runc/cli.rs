@@ -1,4 +1,4 @@
-//! Calling the `runc` binary: create/start/kill/delete/exec with a
+//! Calling the `runc` binary: start/kill/delete/exec with a
 //! given `--root`.
 
 use std::path::{Path, PathBuf};
@@ -40,40 +40,6 @@ impl Runc {
             Ok(())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    }
-
-    /// `runc create` a container whose stdio is `/dev/null` (the pause
-    /// container); runc's errors go to `errors` (a pipe would be held open
-    /// by the container). Its init's PID lands in `pid_file`.
-    pub async fn create_detached(
-        &self,
-        bundle: &Path,
-        pid_file: &Path,
-        id: &str,
-        errors: &Path,
-    ) -> Result<(), RuncError> {
-        let err = std::fs::File::create(errors).map_err(|e| e.to_string())?;
-        let status = self
-            .cmd()
-            .arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(pid_file)
-            .arg(id)
-            .stdout(Stdio::null())
-            .stderr(err)
-            .status()
-            .await
-            .map_err(|e| format!("running {}: {e}", self.bin.display()))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(std::fs::read_to_string(errors)
-                .unwrap_or_default()
-                .trim()
-                .to_string())
         }
     }
 

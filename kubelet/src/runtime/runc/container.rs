@@ -181,14 +181,55 @@ async fn build_and_run(
         log,
         cgroup: cgroup_path,
     };
-    let shim_log =
-        std::fs::File::create(bundle.join("shim.log")).map_err(|e| fail(e.to_string()))?;
+    let (outcome, child) = spawn_shim(inner, &opts).await.map_err(fail)?;
+    let recorded = !matches!(outcome, ShimOutcome::Broken(_));
+    if recorded {
+        if let Some(e) = inner.pods().get_mut(uid) {
+            e.instances.push(record);
+        }
+        // The kubelet hears of the exit the moment the shim ends.
+        let uid = uid.clone();
+        let notify_on = inner_weak(inner);
+        tokio::spawn(async move {
+            let mut child = child;
+            let _ = child.wait().await;
+            if let Some(inner) = notify_on() {
+                inner.notify(&uid);
+            }
+        });
+    }
+    match outcome {
+        ShimOutcome::Started(_) => Ok(()),
+        ShimOutcome::Failed(msg) | ShimOutcome::Broken(msg) => {
+            Err((start_err(container, msg), recorded))
+        }
+    }
+}
+
+/// What a shim said about the start of its container.
+pub(super) enum ShimOutcome {
+    /// It runs, with this PID.
+    Started(i32),
+    /// runc could not start it (recorded as a `StartError` exit).
+    Failed(String),
+    /// The shim itself failed or timed out (nothing recorded; it is killed).
+    Broken(String),
+}
+
+/// Start a shim for `opts` in its own session and wait for its word on
+/// the start; the shim process, to wait on.
+pub(super) async fn spawn_shim(
+    inner: &Inner,
+    opts: &ShimOptions,
+) -> Result<(ShimOutcome, tokio::process::Child), String> {
+    let shim_log = opts.bundle.join("shim.log");
+    let log = std::fs::File::create(&shim_log).map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::new(&inner.config.shim_binary);
     cmd.arg("shim")
         .args(opts.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(shim_log);
+        .stderr(log);
     // SAFETY: setsid is async-signal-safe; the shim gets its own session
     // so a kubelet killed (or its terminal hung up) leaves it running.
     unsafe {
@@ -198,10 +239,10 @@ async fn build_and_run(
         });
     }
     let mut child = cmd.spawn().map_err(|e| {
-        fail(format!(
+        format!(
             "starting the shim {}: {e}",
             inner.config.shim_binary.display()
-        ))
+        )
     })?;
     let stdout = child.stdout.take().expect("piped");
     let mut line = String::new();
@@ -210,39 +251,21 @@ async fn build_and_run(
         tokio::io::BufReader::new(stdout).read_line(&mut line),
     )
     .await;
-    let line = line.trim().to_string();
-    let recorded = line.starts_with("started ") || line.starts_with("failed ");
-    if recorded {
-        if let Some(e) = inner.pods().get_mut(uid) {
-            e.instances.push(record);
-        }
-        // The kubelet hears of the exit the moment the shim ends.
-        let uid = uid.clone();
-        let notify_on = inner_weak(inner);
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-            if let Some(inner) = notify_on() {
-                inner.notify(&uid);
-            }
-        });
-    } else {
+    let outcome = match (read, line.trim().split_once(' ')) {
+        (Ok(Ok(_)), Some(("started", pid))) => ShimOutcome::Started(pid.parse().unwrap_or(0)),
+        (Ok(Ok(_)), Some(("failed", msg))) => ShimOutcome::Failed(msg.to_string()),
+        (Err(_), _) => ShimOutcome::Broken("timed out starting the container".into()),
+        _ => ShimOutcome::Broken(format!(
+            "the shim failed: {}",
+            std::fs::read_to_string(&shim_log)
+                .unwrap_or_default()
+                .trim()
+        )),
+    };
+    if matches!(outcome, ShimOutcome::Broken(_)) {
         let _ = child.kill().await;
     }
-    match (read, line.split_once(' ')) {
-        (Ok(Ok(_)), Some(("started", _))) => Ok(()),
-        (Ok(Ok(_)), Some(("failed", msg))) => Err((start_err(container, msg), recorded)),
-        (Err(_), _) => Err((
-            start_err(container, "timed out starting the container"),
-            recorded,
-        )),
-        _ => Err((
-            start_err(
-                container,
-                format!("the shim failed; see {}", bundle.join("shim.log").display()),
-            ),
-            recorded,
-        )),
-    }
+    Ok((outcome, child))
 }
 
 /// A handle on the runtime that does not keep it alive.

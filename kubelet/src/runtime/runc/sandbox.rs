@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use tug_api::core::Pod;
 
+use super::container::{spawn_shim, ShimOutcome};
+use super::shim::ShimOptions;
 use super::spec::{self, Namespace, Resources, Spec};
 use super::state::{read_json, write_json, InstanceRecord, Layout, SandboxRecord};
 use super::{cgroup, etc, mounts, Inner, PodEntry};
@@ -178,35 +180,30 @@ async fn setup(
             Some(record),
         ));
     }
-    let pid_file = bundle.join("pause.pid");
-    let runc = &inner.runc;
-    if let Err(e) = runc
-        .create_detached(
-            &bundle,
-            &pid_file,
-            &record.pause_id,
-            &bundle.join("runc.err"),
-        )
-        .await
-    {
-        return Err((
-            sandbox_err(format!("runc create (pause): {e}")),
-            Some(record),
-        ));
-    }
-    if let Err(e) = runc.start(&record.pause_id).await {
-        return Err((
-            sandbox_err(format!("runc start (pause): {e}")),
-            Some(record),
-        ));
-    }
-    match std::fs::read_to_string(&pid_file).map(|s| s.trim().parse::<i32>()) {
-        Ok(Ok(pid)) => record.pause_pid = pid,
-        _ => {
+    // The pause runs under a shim too: it reaps the pause when it ends,
+    // whatever the host's PID 1 does with orphans.
+    let opts = ShimOptions {
+        runc: inner.config.runc.clone(),
+        root: inner.layout.runc_root(),
+        bundle: bundle.clone(),
+        id: record.pause_id.clone(),
+        log: bundle.join("pause.log"),
+        cgroup: spec.cgroups_path.clone(),
+    };
+    match spawn_shim(inner, &opts).await {
+        Ok((ShimOutcome::Started(pid), child)) => {
+            record.pause_pid = pid;
+            // Reap the shim when it ends (the pause stops on teardown).
+            tokio::spawn(async move {
+                let mut child = child;
+                let _ = child.wait().await;
+            });
+        }
+        Ok((ShimOutcome::Failed(msg) | ShimOutcome::Broken(msg), _)) | Err(msg) => {
             return Err((
-                sandbox_err("the pause container has no pid".into()),
+                sandbox_err(format!("starting the pause container: {msg}")),
                 Some(record),
-            ))
+            ));
         }
     }
     Ok(record)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tug_api::core::Pod;
 
-use super::state::{InstanceRecord, SandboxRecord};
+use super::state::{read_json, InstanceRecord, InstanceState, SandboxRecord};
 use super::{cgroup, mounts, sandbox, Inner};
 
 /// How often a stopping container is looked at.
@@ -169,6 +169,18 @@ pub(super) async fn teardown(inner: &Inner, uid: &str, pod: &Pod, sandbox: Optio
     let _ = inner.runc.delete(&pause).await;
     if let Some(s) = sandbox {
         wait_gone(s.pause_pid, deadline).await;
+    }
+    // Its shim records the end last: wait for that before removing the
+    // directory it writes into.
+    let pause_state = inner
+        .layout
+        .pod_dir(uid)
+        .join("sandbox")
+        .join(InstanceState::FILE);
+    while read_json::<InstanceState>(&pause_state).is_some_and(|s| s.finished_at.is_none())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(POLL).await;
     }
     let pod_dir = inner.layout.pod_dir(uid);
     for r in &instances {

@@ -74,7 +74,7 @@ pub async fn run_runc_node(
         .map_err(|_| anyhow::anyhow!("--hollow-nodes is for --runtime fake only"))?;
     let settings = NodeSettings::from_flags(flags, &config.name);
     settings.save()?;
-    let runtime = Arc::new(settings.runtime()?);
+    let runtime = Arc::new(settings.runtime(Some(client.clone()), config.ip)?);
     let listener = server::bind(std::net::SocketAddr::new(flags.address, flags.port)).await?;
     let routes = tokio::spawn(network::routes::run_route_sync(
         client.clone(),

@@ -57,6 +57,13 @@ pub fn open(config: StoreConfig) -> anyhow::Result<ImageStore> {
     })
 }
 
+impl Drop for ImageStore {
+    fn drop(&mut self) {
+        // Our scratch dir; anything in it is unfinished work of ours.
+        let _ = fs::remove_dir_all(&self.tmp_dir);
+    }
+}
+
 /// Remove scratch dirs (`<pid>-<n>`) of processes that are gone: an
 /// interrupted pull or import nobody will finish.
 fn clear_dead_scratch(tmp_root: &Path) {
@@ -94,6 +101,9 @@ impl ImageStore {
         image: &str,
         policy: PullPolicy,
     ) -> Result<Image, PullError> {
+        // A resolution at the registry that finished after this call began
+        // is as good as our own (racing `Always` pulls share one).
+        let started = Instant::now();
         let r = Reference::parse(image).map_err(|_| PullError::invalid_name(image))?;
         let _no_gc = self.gc_lock.read().await;
         if policy != PullPolicy::Always {
@@ -104,7 +114,6 @@ impl ImageStore {
                 return Err(PullError::never_pull(image));
             }
         }
-        let started = Instant::now();
         let lock = self.pull_lock(&r.to_string());
         let mut resolved = lock.lock().await;
         // Whoever held the lock before us may have done our work.

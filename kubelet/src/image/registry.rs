@@ -317,6 +317,79 @@ mod tests {
         );
     }
 
+    /// A tiny registry that wants a bearer token (from its own `/token`
+    /// realm) for its manifest, as Docker Hub does.
+    async fn token_registry() -> (String, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let realm = format!("http://{host}/token");
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 8192];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let line = req.lines().next().unwrap_or("").to_string();
+                let (status, extra, body) = if line.starts_with("GET /token?") {
+                    let ok = line.contains("scope=repository%3Ateam%2Fapp%3Apull")
+                        && line.contains("service=test");
+                    if ok {
+                        ("200 OK", String::new(), r#"{"token":"t0k"}"#.to_string())
+                    } else {
+                        ("400 Bad Request", String::new(), String::new())
+                    }
+                } else if req.contains("Authorization: Bearer t0k")
+                    || req.contains("authorization: Bearer t0k")
+                {
+                    (
+                        "200 OK",
+                        "Content-Type: application/vnd.oci.image.index.v1+json\r\n".to_string(),
+                        r#"{"schemaVersion":2,"manifests":[]}"#.to_string(),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        format!(
+                            "WWW-Authenticate: Bearer realm=\"{realm}\",service=\"test\",scope=\"repository:team/app:pull\"\r\n"
+                        ),
+                        r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                            .to_string(),
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            }
+        });
+        (host, task)
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_flow_gets_an_anonymous_token_and_retries() {
+        let (host, server) = token_registry().await;
+        let client = RegistryClient::new(std::slice::from_ref(&host)).unwrap();
+        let r = Reference::parse(&format!("{host}/team/app:v1")).unwrap();
+        let (body, ct) = client.manifest(&r, "v1").await.unwrap();
+        assert_eq!(ct, "application/vnd.oci.image.index.v1+json");
+        assert_eq!(body, br#"{"schemaVersion":2,"manifests":[]}"#);
+        assert_eq!(
+            client
+                .tokens
+                .lock()
+                .unwrap()
+                .get(&r.repo())
+                .map(String::as_str),
+            Some("t0k"),
+            "the token is kept for the next request"
+        );
+        server.abort();
+    }
+
     #[test]
     fn insecure_registries_use_http_and_docker_io_its_api_host() {
         let c = RegistryClient::new(&["localhost:5000".to_string()]).unwrap();

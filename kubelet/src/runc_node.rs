@@ -77,8 +77,14 @@ impl NodeSettings {
         image_store_config(&self.root_dir, &self.insecure_registries)
     }
 
-    /// The runtime over these settings (its image store and CNI client).
-    pub fn runtime(&self) -> anyhow::Result<RuncRuntime> {
+    /// The runtime over these settings (its image store and CNI client),
+    /// reading ConfigMaps and Secrets through `client`, on a node with
+    /// address `node_ip`.
+    pub fn runtime(
+        &self,
+        client: Option<tug_client::Client>,
+        node_ip: std::net::IpAddr,
+    ) -> anyhow::Result<RuncRuntime> {
         let images = Arc::new(ImageStore::open(self.image_store())?);
         let cni = Arc::new(Cni::new(CniConfig {
             bin_dirs: self.cni_bin_dirs.clone(),
@@ -92,6 +98,8 @@ impl NodeSettings {
             cgroup_parent: self.cgroup_parent.clone(),
             images,
             cni,
+            client,
+            node_ip,
         })
     }
 }
@@ -114,7 +122,7 @@ pub async fn reset(root_dir: &Path) -> anyhow::Result<()> {
         // Never ran here: nothing but the directory to remove.
         return remove_dir(root_dir);
     };
-    let runtime = settings.runtime()?;
+    let runtime = settings.runtime(None, std::net::Ipv4Addr::LOCALHOST.into())?;
     for uid in runtime.list_pods().await {
         runtime.stop_pod(&uid, std::time::Duration::ZERO).await;
         runtime.remove_pod(&uid).await;

@@ -4,5 +4,7 @@
 pub mod apiserver;
 pub mod bins;
 pub mod etcd;
+pub mod images;
 pub mod net;
 pub mod proxy;
+pub mod registry;

@@ -3,11 +3,34 @@
 //! unpacked once (whiteouts honoured), so a container's rootfs is an
 //! overlayfs over the unpacked layers of its image.
 //!
-//! SKELETON (issue 5 integration): the public surface below is fixed;
-//! the images engineer fills in the bodies and adds private submodules.
+//! Layout under the store's root:
+//! - `blobs/sha256/<hex>`: manifests, configs and compressed layers, each
+//!   verified against its digest before it lands there;
+//! - `layers/<hex>/`: the layer whose compressed blob is `sha256:<hex>`,
+//!   unpacked (no `:` in the path, so it can go into an overlayfs
+//!   `lowerdir=` list);
+//! - `index.json`: images, tags and last use (see [`state`]);
+//! - `tmp/`: work in progress, emptied when the store opens.
 
-use std::collections::HashSet;
+mod archive;
+mod blobs;
+mod gc;
+mod layers;
+mod oci;
+mod reference;
+mod registry;
+mod state;
+mod store;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use gc::DEFAULT_MIN_AGE;
+pub use layers::get_xattr;
+pub use reference::{InvalidReference, Reference};
 
 /// Where the store keeps its data and which registries it may reach over
 /// plain HTTP.
@@ -37,13 +60,23 @@ impl PullPolicy {
     /// The policy for a container: its `imagePullPolicy`, or the default
     /// for its image reference when empty.
     pub fn for_container(image_pull_policy: &str, image: &str) -> PullPolicy {
-        let _ = (image_pull_policy, image);
-        todo!("images engineer")
+        match image_pull_policy {
+            "Always" => PullPolicy::Always,
+            "IfNotPresent" => PullPolicy::IfNotPresent,
+            "Never" => PullPolicy::Never,
+            // Kubernetes' defaulting: the tag after parsing (so no tag and
+            // no digest counts as `latest`).
+            _ => match Reference::parse(image) {
+                Ok(r) if r.tag.as_deref() == Some(reference::DEFAULT_TAG) => PullPolicy::Always,
+                Ok(_) => PullPolicy::IfNotPresent,
+                Err(_) => PullPolicy::IfNotPresent,
+            },
+        }
     }
 }
 
 /// The parts of an image config a container is built from.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageConfig {
     /// `Entrypoint`.
     pub entrypoint: Vec<String>,
@@ -82,6 +115,35 @@ pub struct PullError {
     pub message: String,
 }
 
+impl PullError {
+    /// `InvalidImageName`, worded as Kubernetes words it.
+    pub fn invalid_name(image: &str) -> PullError {
+        PullError {
+            reason: "InvalidImageName",
+            message: format!(
+                "Failed to apply default image tag {image:?}: {}",
+                InvalidReference(image.to_string())
+            ),
+        }
+    }
+
+    /// `ErrImageNeverPull`, worded as Kubernetes words it.
+    pub fn never_pull(image: &str) -> PullError {
+        PullError {
+            reason: "ErrImageNeverPull",
+            message: format!("Container image {image:?} is not present with pull policy of Never"),
+        }
+    }
+
+    /// `ErrImagePull` for `reference`, with the cause's chain.
+    pub fn pull_failed(reference: &str, cause: &anyhow::Error) -> PullError {
+        PullError {
+            reason: "ErrImagePull",
+            message: format!("failed to pull and unpack image {reference:?}: {cause:#}"),
+        }
+    }
+}
+
 /// One image the store holds, for the Node's `status.images`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageSummary {
@@ -91,34 +153,64 @@ pub struct ImageSummary {
     pub size_bytes: i64,
 }
 
+/// Counters of registry traffic (for metrics, and for tests that check
+/// that racing pulls of one image fetch it once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Manifests (and indexes) fetched from registries.
+    pub manifests_fetched: u64,
+    /// Blobs (configs, layers) fetched from registries.
+    pub blobs_fetched: u64,
+}
+
 /// The store.
 pub struct ImageStore {
-    _config: StoreConfig,
+    config: StoreConfig,
+    blobs: blobs::BlobStore,
+    layers_dir: PathBuf,
+    tmp_dir: PathBuf,
+    index: state::Index,
+    registry: registry::RegistryClient,
+    /// One lock per normalised reference, holding when that reference was
+    /// last resolved at its registry: racing `ensure`s pull once.
+    pulls: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    /// Pulls and imports read, garbage collection writes: GC never removes
+    /// what a pull is about to hand out.
+    gc_lock: tokio::sync::RwLock<()>,
+    manifests_fetched: AtomicU64,
+    blobs_fetched: AtomicU64,
 }
 
 impl ImageStore {
     /// Open (or create) the store under `config.root`.
     pub fn open(config: StoreConfig) -> anyhow::Result<ImageStore> {
-        Ok(ImageStore { _config: config })
+        store::open(config)
     }
 
     /// The image `reference` under `policy`: from the store, or pulled.
     pub async fn ensure(&self, reference: &str, policy: PullPolicy) -> Result<Image, PullError> {
-        let _ = (reference, policy);
-        todo!("images engineer")
+        self.ensure_image(reference, policy).await
     }
 
     /// Import every image of an OCI archive (a tar of an OCI image
     /// layout, tagged by `org.opencontainers.image.ref.name`); returns
     /// the references imported.
     pub async fn import_archive(&self, path: &Path) -> anyhow::Result<Vec<String>> {
-        let _ = path;
-        todo!("images engineer")
+        self.import(path).await
     }
 
     /// Every image held.
     pub fn list(&self) -> Vec<ImageSummary> {
-        todo!("images engineer")
+        self.index.read(|state| {
+            state
+                .images
+                .values()
+                .map(|img| ImageSummary {
+                    names: state.names(img),
+                    size_bytes: img.size,
+                })
+                .collect()
+        })
     }
 
     /// Remove images no container uses (`in_use` holds references or
@@ -131,7 +223,85 @@ impl ImageStore {
         high_percent: u8,
         low_percent: u8,
     ) -> anyhow::Result<Vec<String>> {
-        let _ = (in_use, high_percent, low_percent);
-        todo!("images engineer")
+        self.garbage_collect_with(in_use, high_percent, low_percent, DEFAULT_MIN_AGE)
+            .await
+    }
+
+    /// Registry traffic so far.
+    pub fn stats(&self) -> StoreStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        StoreStats {
+            manifests_fetched: self.manifests_fetched.load(Relaxed),
+            blobs_fetched: self.blobs_fetched.load(Relaxed),
+        }
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_policy_defaults_like_kubernetes() {
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(PullPolicy::for_container("", "busybox"), PullPolicy::Always);
+        assert_eq!(
+            PullPolicy::for_container("", "busybox:latest"),
+            PullPolicy::Always
+        );
+        assert_eq!(
+            PullPolicy::for_container("", "busybox:1.36"),
+            PullPolicy::IfNotPresent
+        );
+        assert_eq!(
+            PullPolicy::for_container("", &format!("busybox@{d}")),
+            PullPolicy::IfNotPresent
+        );
+        assert_eq!(
+            PullPolicy::for_container("", "localhost:5000/x:v1"),
+            PullPolicy::IfNotPresent
+        );
+        assert_eq!(
+            PullPolicy::for_container("", "localhost:5000/x"),
+            PullPolicy::Always
+        );
+    }
+
+    #[test]
+    fn an_explicit_policy_wins() {
+        assert_eq!(
+            PullPolicy::for_container("Never", "busybox"),
+            PullPolicy::Never
+        );
+        assert_eq!(
+            PullPolicy::for_container("Always", "busybox:1"),
+            PullPolicy::Always
+        );
+        assert_eq!(
+            PullPolicy::for_container("IfNotPresent", "busybox"),
+            PullPolicy::IfNotPresent
+        );
+    }
+
+    #[test]
+    fn errors_are_worded_as_kubernetes_words_them() {
+        let e = PullError::never_pull("busybox:1");
+        assert_eq!(e.reason, "ErrImageNeverPull");
+        assert_eq!(
+            e.message,
+            "Container image \"busybox:1\" is not present with pull policy of Never"
+        );
+        let e = PullError::invalid_name("Bad");
+        assert_eq!(e.reason, "InvalidImageName");
+        assert!(
+            e.message.contains("invalid reference format"),
+            "{}",
+            e.message
+        );
     }
 }

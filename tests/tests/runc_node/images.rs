@@ -53,11 +53,13 @@ async fn a_wrong_tag_backs_off_with_the_registrys_reason() {
         json!({}),
     ))
     .await;
-    let mut seen = std::collections::BTreeSet::new();
+    let seen = &std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let node = &node;
     wait_for(
         "the container to wait with ErrImagePull and then ImagePullBackOff",
         Duration::from_secs(60),
-        || async {
+        || async move {
+            let mut seen = seen.lock().unwrap();
             let p = node
                 .pods()
                 .get("bad-tag")
@@ -109,8 +111,8 @@ async fn an_oci_archive_is_imported_offline() {
     // An image no registry has: the same layout, archived under a name of
     // its own, imported into the node's store by the kubelet binary.
     let archive = node.layout.with_extension("tar");
-    tug_tests::images::write_oci_archive(&node.layout, &archive, "airgap.local/tools:v1")
-        .expect("write the OCI archive");
+    tug_tests::images::name_layout(&node.layout, "airgap.local/tools:v1").expect("name the image");
+    tug_tests::images::write_oci_archive(&node.layout, &archive).expect("write the OCI archive");
     let kubelet = tug_tests::bins::workspace_binary("tug-kubelet");
     let out = std::process::Command::new(kubelet)
         .args(["image", "import", "--root-dir"])

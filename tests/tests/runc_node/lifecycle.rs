@@ -14,11 +14,13 @@ async fn a_crashing_container_loops_with_growing_back_off() {
     };
     let c = sh("crash", &node.image, "echo starting; exit 3");
     node.create(pod("crasher", json!([c]), json!({}))).await;
-    let mut messages = Vec::new();
+    let messages = &std::sync::Mutex::new(Vec::new());
+    let node = &node;
     wait_for(
         "CrashLoopBackOff with a back-off that grows",
         Duration::from_secs(90),
-        || async {
+        || async move {
+            let mut messages = messages.lock().unwrap();
             let p = node
                 .pods()
                 .get("crasher")

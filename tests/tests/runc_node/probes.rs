@@ -59,11 +59,13 @@ async fn readiness_toggles_the_ready_condition() {
         "periodSeconds": 1, "failureThreshold": 1, "successThreshold": 1
     });
     node.create(pod("readiness", json!([c]), json!({}))).await;
-    let mut seen = Vec::new();
+    let seen = &std::sync::Mutex::new(Vec::new());
+    let node = &node;
     wait_for(
         "Ready to go True, False and True again",
         Duration::from_secs(60),
-        || async {
+        || async move {
+            let mut seen = seen.lock().unwrap();
             let p = node
                 .pods()
                 .get("readiness")

@@ -32,10 +32,8 @@ pub struct RuncNode {
     pub image: String,
     /// The same image by digest (`...@sha256:...`).
     pub image_by_digest: String,
-    /// The registry (`127.0.0.1:<port>`), for more pushes.
-    pub registry: LocalRegistry,
-    /// The node's name.
-    pub node: String,
+    /// The registry the images come from (stopped when dropped).
+    _registry: LocalRegistry,
     /// The node's kubelet state directory.
     pub root_dir: PathBuf,
     /// The pod bridge of this cluster.
@@ -89,25 +87,23 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
     // A pod range per cluster, so clusters side by side never clash.
     let cidr = format!("10.{}.{}.0/24", 180 + (tag / 256) % 60, tag % 256);
 
-    let registry = LocalRegistry::start()
-        .await
-        .expect("the local registry starts");
+    let registry = LocalRegistry::start().expect("the local registry starts");
     let layout = dir.path().join("busybox-layout");
     build_busybox_image(
         &layout,
-        &ImageSpec {
+        ImageSpec {
             entrypoint: vec![],
             cmd: vec!["sh".into()],
             env: vec!["PATH=/bin".into()],
         },
     )
     .expect("build the busybox image");
-    let image = format!("{}/{IMAGE_REPO}:1.0", registry.address());
+    let image = format!("{}/{IMAGE_REPO}:1.0", registry.host);
     let digest = registry
         .push(&layout, &format!("{IMAGE_REPO}:1.0"))
         .await
         .expect("push the busybox image");
-    let image_by_digest = format!("{}/{IMAGE_REPO}@{digest}", registry.address());
+    let image_by_digest = format!("{}/{IMAGE_REPO}@{digest}", registry.host);
 
     let bin_dir = tug_tests::bins::workspace_binary("tug-apiserver")
         .parent()
@@ -121,7 +117,7 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
     spec.ready_timeout = Duration::from_secs(90);
     spec.extra_args.kubelet.extend([
         format!("--cni-bridge={bridge}"),
-        format!("--insecure-registry={}", registry.address()),
+        format!("--insecure-registry={}", registry.host),
         format!("--cgroup-root={cgroup_root}"),
     ]);
     spec.extra_args.controller_manager.extend([
@@ -135,15 +131,13 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
         Err(e) => panic!("the runc cluster did not come up: {e}"),
     };
     let client = cluster.client();
-    let node = "node-0".to_string();
     RuncNode {
-        root_dir: state_dir.join("nodes").join(&node),
+        root_dir: state_dir.join("nodes").join("node-0"),
         cluster,
         client,
         image,
         image_by_digest,
-        registry,
-        node,
+        _registry: registry,
         bridge,
         cgroup_root,
         layout,
@@ -202,7 +196,7 @@ impl RuncNode {
     }
 
     /// Delete pod `name` with `grace` seconds and wait until it is gone.
-    pub async fn delete_and_wait(&self, name: &str, grace: i64, timeout: Duration) {
+    pub async fn delete_and_wait(&self, name: &str, grace: u32, timeout: Duration) {
         let api = self.pods();
         let dp = DeleteParams {
             grace_period_seconds: Some(grace),

@@ -201,12 +201,13 @@ impl PodWorkers {
             }
         }
 
+        // A container killed now is still reported as it was before the
+        // kill: its exit is the next sync's, which restarts it (upstream
+        // kills and restarts in one sync), so a clean exit on SIGTERM
+        // never reads as the pod having succeeded.
         let probes = self
             .probe_containers(pod, rt.as_ref(), rec, now, false)
             .await;
-        if probes.killed {
-            rt = runtime.pod_status(uid).await;
-        }
         let start_errors = self.start_errors(pod, rec, now);
         let host_ip = self.ctx.config.ip.to_string();
         let desired = pod_status(&StatusInputs {

@@ -6,6 +6,10 @@
 //! a pod be Ready, a crashing container restarted with CrashLoopBackOff,
 //! `restartPolicy: Never` pods that end Failed or Succeeded, and deletion
 //! confirmed by the kubelet. A restarted kubelet keeps its nodes and pods.
+//! Probes and pulls: a failing liveness probe gets the container killed
+//! and restarted, a startup probe holds readiness back, an image that
+//! cannot be pulled waits in ErrImagePull then ImagePullBackOff, and an
+//! exit the runtime calls OOMKilled is reported so.
 //!
 //! Needs the built binaries: `cargo build -p tug-apiserver -p tug-kubelet`.
 
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde_json::json;
 use tug_api::coordination::Lease;
-use tug_api::core::{is_pod_ready, Node, Pod};
+use tug_api::core::{is_pod_ready, Event, Node, Pod};
 use tug_client::{Api, Client, Config, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use tug_tests::apiserver::{ApiServerProcess, Store};
 use tug_tests::bins::workspace_binary;
@@ -525,16 +529,169 @@ async fn runs_pods_through_their_lifecycle() {
     assert_eq!(after.status.container_statuses[0].restart_count, 0);
 }
 
-#[test]
-fn the_runc_runtime_says_it_is_not_there_yet() {
-    let out = Command::new(workspace_binary("tug-kubelet"))
-        .args(["--runtime", "runc", "--master", "http://127.0.0.1:1"])
-        .output()
-        .expect("running tug-kubelet");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+/// The waiting reason of the pod's first app container.
+fn waiting_reason(pod: &Pod) -> Option<&str> {
+    pod.status
+        .container_statuses
+        .first()
+        .and_then(|c| c.state.waiting.as_ref())
+        .map(|w| w.reason.as_str())
+}
+
+/// Wait for an event about pod `name` with `reason` whose message
+/// contains `message`.
+async fn wait_event(client: &Client, name: &str, reason: &str, message: &str) -> Event {
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    wait_for(
+        &format!("a {reason} event about {name} saying {message:?}"),
+        || async {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items.into_iter().find(|e| {
+                e.involved_object.name == name && e.reason == reason && e.message.contains(message)
+            })
+        },
+        |_| true,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_image_pulls_and_exit_reasons() {
+    let (server, client) = start_server();
+    let _kubelet = Kubelet::start(&server.url);
     assert!(
-        stderr.contains("the runc runtime is not implemented yet"),
-        "stderr: {stderr}"
+        eventually(WAIT, || all_nodes_ready(&client)).await,
+        "three Ready nodes"
     );
+    set_pod_cidr(&client, "hollow-0", "10.244.9.0/24").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let create = |p: Pod| {
+        let pods = pods.clone();
+        async move { pods.create(&PostParams::default(), &p).await.unwrap() }
+    };
+
+    // A liveness probe that fails after one success: the container is
+    // killed and restarted — under OnFailure too, though the fake's
+    // process exits 0 on SIGTERM (a probe kill is a failure).
+    create(pod(
+        "unhealthy",
+        "hollow-0",
+        json!({"spec": {"restartPolicy": "OnFailure", "containers": [{
+            "name": "app", "image": "registry.local/app:1",
+            "livenessProbe": {"exec": {"command": ["fail-after", "1"]},
+                              "periodSeconds": 1, "failureThreshold": 1}}]}}),
+    ))
+    .await;
+
+    // A startup probe that passes on its third run: running but neither
+    // started nor ready until then.
+    create(pod(
+        "slow-start",
+        "hollow-0",
+        json!({"spec": {"containers": [{
+            "name": "app", "image": "registry.local/app:1",
+            "startupProbe": {"exec": {"command": ["succeed-after", "2"]},
+                             "periodSeconds": 1, "failureThreshold": 10}}]}}),
+    ))
+    .await;
+
+    // An image that never pulls.
+    create(pod(
+        "no-image",
+        "hollow-0",
+        json!({"spec": {"containers": [{"name": "app", "image": "registry.local/app:fail-pull"}]}}),
+    ))
+    .await;
+
+    // A container the runtime reports OOMKilled.
+    create(pod(
+        "oom",
+        "hollow-0",
+        json!({"metadata": {"annotations": {
+                "fake.tugboat.dev/exit-after": "300ms",
+                "fake.tugboat.dev/exit-code": "137",
+                "fake.tugboat.dev/exit-reason": "OOMKilled"}},
+               "spec": {"restartPolicy": "Never"}}),
+    ))
+    .await;
+
+    let starting = wait_pod(&pods, "slow-start", "running", container_running).await;
+    let cs = &starting.status.container_statuses[0];
+    assert_eq!(cs.started, Some(false), "the startup probe has not passed");
+    assert!(!cs.ready && !is_pod_ready(&starting));
+    let started = wait_pod(&pods, "slow-start", "Ready", is_pod_ready).await;
+    let cs = &started.status.container_statuses[0];
+    assert_eq!(cs.started, Some(true));
+    assert_eq!(cs.restart_count, 0, "startup failures below the threshold");
+    let running_since = cs.state.running.as_ref().unwrap().started_at.unwrap();
+    let ready_since = tug_api::core::pod_ready_since(&started).unwrap();
+    assert!(
+        ready_since >= running_since.0 + chrono::Duration::seconds(2),
+        "ready only after the startup probe passed ({running_since:?} -> {ready_since:?})"
+    );
+
+    let pulling = wait_pod(&pods, "no-image", "in ErrImagePull", |p| {
+        waiting_reason(p) == Some("ErrImagePull")
+    })
+    .await;
+    let w = pulling.status.container_statuses[0]
+        .state
+        .waiting
+        .as_ref()
+        .unwrap();
+    assert!(w.message.contains("not found"), "{}", w.message);
+    assert_eq!(pulling.status.phase, "Pending");
+    let backing_off = wait_pod(&pods, "no-image", "in ImagePullBackOff", |p| {
+        waiting_reason(p) == Some("ImagePullBackOff")
+    })
+    .await;
+    assert_eq!(
+        backing_off.status.container_statuses[0]
+            .state
+            .waiting
+            .as_ref()
+            .unwrap()
+            .message,
+        "Back-off pulling image \"registry.local/app:fail-pull\""
+    );
+    wait_event(
+        &client,
+        "no-image",
+        "Failed",
+        "Failed to pull image \"registry.local/app:fail-pull\": ",
+    )
+    .await;
+    wait_event(
+        &client,
+        "no-image",
+        "BackOff",
+        "Back-off pulling image \"registry.local/app:fail-pull\"",
+    )
+    .await;
+
+    let restarted = wait_pod(&pods, "unhealthy", "restarted twice", |p| {
+        p.status
+            .container_statuses
+            .first()
+            .is_some_and(|c| c.restart_count >= 2)
+    })
+    .await;
+    assert_eq!(restarted.status.phase, "Running");
+    wait_event(&client, "unhealthy", "Unhealthy", "Liveness probe failed").await;
+    let killing = wait_event(
+        &client,
+        "unhealthy",
+        "Killing",
+        "Container app failed liveness probe, will be restarted",
+    )
+    .await;
+    assert_eq!(killing.type_, "Normal");
+
+    let oom = wait_pod(&pods, "oom", "Failed", |p| p.status.phase == "Failed").await;
+    let t = oom.status.container_statuses[0]
+        .state
+        .terminated
+        .as_ref()
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_str()), (137, "OOMKilled"));
 }

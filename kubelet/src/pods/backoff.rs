@@ -192,4 +192,37 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn ten_minutes_up_resets_to_the_base_delay_and_less_does_not() {
+        // Crash loop until the back-off is 40 s; the last restart at t=100.
+        let mut b = backoff();
+        assert_eq!(b.decide("app", t(0), t(0)), RestartDecision::Now);
+        assert_eq!(b.decide("app", t(1), t(11)), RestartDecision::Now); // 20 s
+        assert_eq!(b.decide("app", t(60), t(100)), RestartDecision::Now); // 40 s
+        let mut twin = b.clone();
+
+        // Up for 10 min and a second: restarted at once, and the crash
+        // after that waits the base delay again.
+        assert_eq!(b.decide("app", t(701), t(701)), RestartDecision::Now);
+        assert_eq!(b.current("app"), Some(DEFAULT_BASE));
+        assert_eq!(
+            b.decide("app", t(702), t(702)),
+            RestartDecision::Wait {
+                backoff: DEFAULT_BASE,
+                until: t(712)
+            }
+        );
+
+        // Up for just under 10 min: the back-off keeps growing.
+        assert_eq!(
+            twin.decide("app", t(699), t(699)),
+            RestartDecision::Wait {
+                backoff: Duration::from_secs(40),
+                until: t(739)
+            }
+        );
+        assert_eq!(twin.decide("app", t(699), t(739)), RestartDecision::Now);
+        assert_eq!(twin.current("app"), Some(Duration::from_secs(80)));
+    }
 }

@@ -4,29 +4,36 @@
 //! one key to two workers). A sync is level-triggered: it reads the pod
 //! from the informer's cache and the runtime's view of it, acts, writes
 //! the status if it changed, and asks to be run again when something is
-//! due (a container exits, a back-off ends, a probe is due).
+//! due (a container exits, a back-off ends, a probe is due). A runtime
+//! whose containers change by themselves (runc: a process exits) tells
+//! the workers through its change notifier, which queues the pod at once.
 //!
 //! The decisions are pure functions in the submodules — [`plan`] (what to
-//! start), [`status`] (what to report), [`backoff`], [`readiness`],
-//! [`admission`] — shared by every runtime.
+//! start), [`status`] (what to report), [`backoff`] (CrashLoopBackOff),
+//! [`start_errors`] (image pull back-off, start errors), [`prober`]
+//! (startup, liveness and readiness probes), [`admission`] — shared by
+//! every runtime.
 
 pub mod admission;
 pub mod backoff;
 pub mod plan;
-pub mod readiness;
+pub mod prober;
+pub mod start_errors;
 pub mod status;
 pub mod status_writer;
 mod sync;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tug_api::core::{is_pod_terminal, Pod};
 use tug_client::{run_workers, Api, Informer, ListParams, Store, WorkQueue};
 
 use self::admission::{Admission, Allocatable};
 use self::backoff::{CrashBackoff, DEFAULT_MAX};
-use self::readiness::ReadinessTracker;
+use self::plan::ProbeFacts;
+use self::prober::ContainerProbes;
+use self::start_errors::StartErrors;
 use self::status_writer::StatusWriter;
 use crate::node::NodeCtx;
 use crate::runtime::SandboxNetwork;
@@ -35,7 +42,13 @@ use crate::runtime::SandboxNetwork;
 #[derive(Debug)]
 struct PodRecord {
     backoff: CrashBackoff,
-    readiness: HashMap<String, ReadinessTracker>,
+    /// Containers that failed to start (image pulls and the rest).
+    start_errors: StartErrors,
+    /// The probes of each running container's current instance.
+    probes: HashMap<String, ContainerProbes>,
+    /// What the probes decided that the plan needs (kills, sidecars not
+    /// started yet).
+    probe_facts: ProbeFacts,
     writer: StatusWriter,
     /// The containers were asked to stop (the pod is being deleted).
     stop_requested: bool,
@@ -59,6 +72,9 @@ pub struct PodWorkers {
     store: Store<Pod>,
     queue: WorkQueue<String>,
     slots: Mutex<HashMap<String, Arc<PodSlot>>>,
+    /// The key of each pod uid held in `slots`, for the runtime's change
+    /// notifier (which knows uids only).
+    uid_keys: Mutex<HashMap<String, String>>,
     admission: Mutex<Admission>,
     /// Pods waiting for the node's podCIDR.
     cidr_waiters: Mutex<HashSet<String>>,
@@ -66,6 +82,21 @@ pub struct PodWorkers {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The runtime's change notifier: a pod whose containers changed by
+/// themselves is synced at once (pods the workers do not hold are
+/// ignored; housekeeping deals with those).
+fn change_notifier(workers: Weak<PodWorkers>) -> crate::runtime::ChangeNotifier {
+    Arc::new(move |uid: &str| {
+        let Some(w) = workers.upgrade() else {
+            return;
+        };
+        let key = lock(&w.uid_keys).get(uid).cloned();
+        if let Some(key) = key {
+            w.queue.add(key);
+        }
+    })
 }
 
 impl PodWorkers {
@@ -86,10 +117,13 @@ impl PodWorkers {
             store: informer.store(),
             queue: queue.clone(),
             slots: Mutex::new(HashMap::new()),
+            uid_keys: Mutex::new(HashMap::new()),
             admission: Mutex::new(Admission::new(allocatable)),
             cidr_waiters: Mutex::new(HashSet::new()),
             ctx: ctx.clone(),
         });
+        ctx.runtime
+            .set_change_notifier(change_notifier(Arc::downgrade(&workers)));
         let tasks = [
             tokio::spawn(informer.run()),
             tokio::spawn(workers.clone().release_cidr_waiters()),
@@ -141,7 +175,10 @@ impl PodWorkers {
     fn new_record(&self) -> PodRecord {
         PodRecord {
             backoff: CrashBackoff::new(self.ctx.config.crash_backoff, DEFAULT_MAX),
-            readiness: HashMap::new(),
+            // Upstream uses one base (10 s) for both back-offs.
+            start_errors: StartErrors::new(self.ctx.config.crash_backoff, DEFAULT_MAX),
+            probes: HashMap::new(),
+            probe_facts: ProbeFacts::default(),
             writer: StatusWriter::default(),
             stop_requested: false,
             deleted: false,
@@ -163,6 +200,11 @@ impl PodWorkers {
                         record: tokio::sync::Mutex::new(self.new_record()),
                     });
                     slots.insert(key.to_string(), slot.clone());
+                    let mut uid_keys = lock(&self.uid_keys);
+                    if let Some(old) = &old {
+                        uid_keys.remove(old);
+                    }
+                    uid_keys.insert(pod.metadata.uid.clone(), key.to_string());
                     (slot, old)
                 }
             }
@@ -178,6 +220,7 @@ impl PodWorkers {
         let slot = lock(&self.slots).remove(key);
         lock(&self.cidr_waiters).remove(key);
         if let Some(slot) = slot {
+            lock(&self.uid_keys).remove(&slot.uid);
             self.teardown(&slot.uid).await;
         }
     }

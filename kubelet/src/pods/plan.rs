@@ -10,9 +10,15 @@
 //! - then every app container is started, and an exited one is restarted
 //!   as `restartPolicy` says (`Always`; `OnFailure` after a non-zero
 //!   exit; `Never` not at all), each restart held to the CrashLoopBackOff
-//!   delay.
+//!   delay. An instance killed for failing its liveness or startup probe
+//!   is restarted unless the policy is `Never`, whatever its exit code
+//!   (upstream restarts it because it failed, not because of how it
+//!   ended).
+//!
+//! A sidecar with a startup probe lets the next init container start
+//! only once that probe succeeded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,6 +56,16 @@ impl Plan {
     }
 }
 
+/// What the prober knows that the plan needs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProbeFacts {
+    /// Container name → the instance (attempt) killed for failing its
+    /// liveness or startup probe.
+    pub killed: HashMap<String, u32>,
+    /// Running containers whose startup probe has not succeeded yet.
+    pub not_started: HashSet<String>,
+}
+
 /// An init container with `restartPolicy: Always`.
 pub fn is_sidecar(c: &Container) -> bool {
     c.restart_policy.as_deref() == Some("Always")
@@ -74,7 +90,13 @@ pub fn should_restart(policy: &str, exit_code: i32) -> bool {
 
 /// Plan the next actions for `pod`, whose sandbox is ready. Restarts it
 /// decides on advance `backoff`.
-pub fn plan(pod: &Pod, rt: &RuntimePod, backoff: &mut CrashBackoff, now: DateTime<Utc>) -> Plan {
+pub fn plan(
+    pod: &Pod,
+    rt: &RuntimePod,
+    backoff: &mut CrashBackoff,
+    facts: &ProbeFacts,
+    now: DateTime<Utc>,
+) -> Plan {
     let mut plan = Plan::default();
     let policy = restart_policy(pod);
     for c in &pod.spec.init_containers {
@@ -84,7 +106,11 @@ pub fn plan(pod: &Pod, rt: &RuntimePod, backoff: &mut CrashBackoff, now: DateTim
                 plan.start.push(c.name.clone());
                 return plan;
             }
-            Some(InstanceState::Running { .. }) if is_sidecar(c) => continue,
+            Some(InstanceState::Running { .. }) if is_sidecar(c) => {
+                if facts.not_started.contains(&c.name) {
+                    return plan;
+                }
+            }
             Some(InstanceState::Running { .. }) => return plan,
             Some(InstanceState::Exited { finished_at, .. }) if is_sidecar(c) => {
                 plan.restart(&c.name, *finished_at, backoff, now);
@@ -99,7 +125,8 @@ pub fn plan(pod: &Pod, rt: &RuntimePod, backoff: &mut CrashBackoff, now: DateTim
         }
     }
     for c in &pod.spec.containers {
-        match rt.latest(&c.name).map(|i| &i.state) {
+        let latest = rt.latest(&c.name);
+        match latest.map(|i| &i.state) {
             None => plan.start.push(c.name.clone()),
             Some(InstanceState::Running { .. }) => {}
             Some(InstanceState::Exited {
@@ -107,7 +134,8 @@ pub fn plan(pod: &Pod, rt: &RuntimePod, backoff: &mut CrashBackoff, now: DateTim
                 finished_at,
                 ..
             }) => {
-                if should_restart(policy, *exit_code) {
+                let killed = latest.is_some_and(|i| facts.killed.get(&c.name) == Some(&i.attempt));
+                if should_restart(policy, *exit_code) || (killed && policy != "Never") {
                     plan.restart(&c.name, *finished_at, backoff, now);
                 }
             }
@@ -189,7 +217,13 @@ mod tests {
     #[test]
     fn starts_every_app_container_of_a_fresh_pod() {
         let p = pod("Always", &[], &["a", "b"]);
-        let plan = plan(&p, &rt(vec![]), &mut backoff(), t(0));
+        let plan = plan(
+            &p,
+            &rt(vec![]),
+            &mut backoff(),
+            &ProbeFacts::default(),
+            t(0),
+        );
         assert_eq!(plan.start, vec!["a", "b"]);
     }
 
@@ -197,12 +231,28 @@ mod tests {
     fn init_containers_run_one_at_a_time_in_order() {
         let p = pod("Always", &[("i1", false), ("i2", false)], &["a"]);
         let mut b = backoff();
-        assert_eq!(plan(&p, &rt(vec![]), &mut b, t(0)).start, vec!["i1"]);
-        assert!(plan(&p, &rt(vec![running("i1", 0)]), &mut b, t(0))
-            .start
-            .is_empty());
         assert_eq!(
-            plan(&p, &rt(vec![exited("i1", 0, 0, 1)]), &mut b, t(1)).start,
+            plan(&p, &rt(vec![]), &mut b, &ProbeFacts::default(), t(0)).start,
+            vec!["i1"]
+        );
+        assert!(plan(
+            &p,
+            &rt(vec![running("i1", 0)]),
+            &mut b,
+            &ProbeFacts::default(),
+            t(0)
+        )
+        .start
+        .is_empty());
+        assert_eq!(
+            plan(
+                &p,
+                &rt(vec![exited("i1", 0, 0, 1)]),
+                &mut b,
+                &ProbeFacts::default(),
+                t(1)
+            )
+            .start,
             vec!["i2"]
         );
         assert_eq!(
@@ -210,6 +260,7 @@ mod tests {
                 &p,
                 &rt(vec![exited("i1", 0, 0, 1), exited("i2", 0, 0, 2)]),
                 &mut b,
+                &ProbeFacts::default(),
                 t(2)
             )
             .start,
@@ -221,15 +272,27 @@ mod tests {
     fn a_failed_init_container_is_retried_unless_never() {
         let failed = rt(vec![exited("i1", 0, 1, 1)]);
         let p = pod("Always", &[("i1", false)], &["a"]);
-        assert_eq!(plan(&p, &failed, &mut backoff(), t(1)).start, vec!["i1"]);
+        assert_eq!(
+            plan(&p, &failed, &mut backoff(), &ProbeFacts::default(), t(1)).start,
+            vec!["i1"]
+        );
         let p = pod("Never", &[("i1", false)], &["a"]);
-        assert_eq!(plan(&p, &failed, &mut backoff(), t(1)), Plan::default());
+        assert_eq!(
+            plan(&p, &failed, &mut backoff(), &ProbeFacts::default(), t(1)),
+            Plan::default()
+        );
     }
 
     #[test]
     fn sidecars_only_need_to_run() {
         let p = pod("Always", &[("proxy", true), ("i2", false)], &["a"]);
-        let plan1 = plan(&p, &rt(vec![running("proxy", 0)]), &mut backoff(), t(0));
+        let plan1 = plan(
+            &p,
+            &rt(vec![running("proxy", 0)]),
+            &mut backoff(),
+            &ProbeFacts::default(),
+            t(0),
+        );
         assert_eq!(plan1.start, vec!["i2"]);
     }
 
@@ -244,12 +307,16 @@ mod tests {
         ] {
             let p = pod(policy, &[], &["a"]);
             assert_eq!(
-                !plan(&p, &done_ok, &mut backoff(), t(1)).start.is_empty(),
+                !plan(&p, &done_ok, &mut backoff(), &ProbeFacts::default(), t(1))
+                    .start
+                    .is_empty(),
                 ok,
                 "{policy} after exit 0"
             );
             assert_eq!(
-                !plan(&p, &done_bad, &mut backoff(), t(1)).start.is_empty(),
+                !plan(&p, &done_bad, &mut backoff(), &ProbeFacts::default(), t(1))
+                    .start
+                    .is_empty(),
                 bad,
                 "{policy} after exit 2"
             );
@@ -262,15 +329,70 @@ mod tests {
         let mut b = backoff();
         // First crash: restarted at once.
         assert_eq!(
-            plan(&p, &rt(vec![exited("a", 0, 1, 5)]), &mut b, t(5)).start,
+            plan(
+                &p,
+                &rt(vec![exited("a", 0, 1, 5)]),
+                &mut b,
+                &ProbeFacts::default(),
+                t(5)
+            )
+            .start,
             vec!["a"]
         );
         // Second crash: held back 10 s from its finish.
         let second = rt(vec![exited("a", 0, 1, 5), exited("a", 1, 1, 8)]);
-        let held = plan(&p, &second, &mut b, t(8));
+        let held = plan(&p, &second, &mut b, &ProbeFacts::default(), t(8));
         assert!(held.start.is_empty());
         assert_eq!(held.backing_off.get("a"), Some(&Duration::from_secs(10)));
         assert_eq!(held.wake_at, Some(t(18)));
-        assert_eq!(plan(&p, &second, &mut b, t(18)).start, vec!["a"]);
+        assert_eq!(
+            plan(&p, &second, &mut b, &ProbeFacts::default(), t(18)).start,
+            vec!["a"]
+        );
+    }
+
+    #[test]
+    fn a_container_killed_by_its_probe_restarts_unless_never() {
+        // The fake exits cleanly on SIGTERM: exit 0 after the kill.
+        let killed = rt(vec![exited("a", 2, 0, 1)]);
+        let facts = ProbeFacts {
+            killed: HashMap::from([("a".to_string(), 2)]),
+            ..Default::default()
+        };
+        let p = pod("OnFailure", &[], &["a"]);
+        assert_eq!(
+            plan(&p, &killed, &mut backoff(), &facts, t(1)).start,
+            vec!["a"]
+        );
+        let p = pod("Never", &[], &["a"]);
+        assert!(plan(&p, &killed, &mut backoff(), &facts, t(1))
+            .start
+            .is_empty());
+        // An older kill says nothing about this instance.
+        let stale = ProbeFacts {
+            killed: HashMap::from([("a".to_string(), 1)]),
+            ..Default::default()
+        };
+        let p = pod("OnFailure", &[], &["a"]);
+        assert!(plan(&p, &killed, &mut backoff(), &stale, t(1))
+            .start
+            .is_empty());
+    }
+
+    #[test]
+    fn a_sidecar_must_pass_its_startup_probe_before_the_next_init_container() {
+        let p = pod("Always", &[("proxy", true), ("i2", false)], &["a"]);
+        let facts = ProbeFacts {
+            not_started: HashSet::from(["proxy".to_string()]),
+            ..Default::default()
+        };
+        let held = plan(
+            &p,
+            &rt(vec![running("proxy", 0)]),
+            &mut backoff(),
+            &facts,
+            t(0),
+        );
+        assert!(held.start.is_empty());
     }
 }

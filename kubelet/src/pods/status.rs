@@ -15,6 +15,7 @@ use tug_api::core::{
 use tug_api::meta::Time;
 
 use super::plan::{is_sidecar, restart_policy};
+use super::start_errors::Waiting;
 use crate::runtime::{ContainerInstance, InstanceState, RuntimePod};
 
 /// The conditions the kubelet owns (everything else on a pod is kept).
@@ -36,6 +37,12 @@ pub struct StatusInputs<'a> {
     pub backing_off: &'a BTreeMap<String, Duration>,
     /// Readiness of running containers, by name.
     pub ready: &'a BTreeMap<String, bool>,
+    /// Whether running containers passed their startup probe, by name
+    /// (a running container missing here counts as started).
+    pub started: &'a BTreeMap<String, bool>,
+    /// Containers that failed to start, and how they wait meanwhile
+    /// (`ErrImagePull`, `ImagePullBackOff`, `RunContainerError`, ...).
+    pub start_errors: &'a BTreeMap<String, Waiting>,
     /// The node's IP.
     pub host_ip: &'a str,
     /// The pod is finished for good (deleted, its containers stopped):
@@ -49,11 +56,11 @@ pub struct StatusInputs<'a> {
 pub fn pod_status(inp: &StatusInputs<'_>) -> PodStatus {
     let pod = inp.pod;
     let old = &pod.status;
-    let has_init = !pod.spec.init_containers.is_empty();
+    let initializing = initializing(inp);
     let statuses = |containers: &[Container], is_init: bool| -> Vec<ContainerStatus> {
         containers
             .iter()
-            .map(|c| container_status(inp, c, has_init, is_init))
+            .map(|c| container_status(inp, c, initializing, is_init))
             .collect()
     };
     let init_statuses = statuses(&pod.spec.init_containers, true);
@@ -137,13 +144,30 @@ fn terminated(inst: &ContainerInstance) -> Option<ContainerStateTerminated> {
     }
 }
 
-/// One container's status.
+/// Whether the init containers still have work to do: one has not
+/// finished successfully, or a sidecar is not running and started.
+fn initializing(inp: &StatusInputs<'_>) -> bool {
+    inp.pod.spec.init_containers.iter().any(|c| {
+        let latest = inp.runtime.and_then(|rt| rt.latest(&c.name));
+        match latest.map(|i| &i.state) {
+            Some(InstanceState::Running { .. }) if is_sidecar(c) => {
+                !inp.started.get(&c.name).copied().unwrap_or(true)
+            }
+            Some(InstanceState::Exited { exit_code: 0, .. }) => is_sidecar(c),
+            _ => true,
+        }
+    })
+}
+
+/// One container's status. `initializing`: the pod's init containers
+/// still run.
 fn container_status(
     inp: &StatusInputs<'_>,
     c: &Container,
-    has_init: bool,
+    initializing: bool,
     is_init: bool,
 ) -> ContainerStatus {
+    let start_error = inp.start_errors.get(&c.name).filter(|_| !inp.terminal);
     let mut cs = ContainerStatus {
         name: c.name.clone(),
         image: c.image.clone(),
@@ -162,8 +186,12 @@ fn container_status(
                 }),
                 ..Default::default()
             }
+        } else if let Some(w) = start_error {
+            waiting(&w.reason, w.message.clone())
         } else {
-            let reason = if has_init {
+            // Init containers not yet run, and app containers while the
+            // init containers run, wait for the pod to initialise.
+            let reason = if initializing && (is_init || !inp.pod.spec.init_containers.is_empty()) {
                 "PodInitializing"
             } else {
                 "ContainerCreating"
@@ -189,11 +217,19 @@ fn container_status(
                 ..Default::default()
             };
             cs.last_state = last_terminated();
-            cs.started = Some(true);
+            cs.started = Some(inp.started.get(&c.name).copied().unwrap_or(true));
             cs.ready = inp.ready.get(&c.name).copied().unwrap_or(false);
         }
-        InstanceState::Exited { exit_code, .. } => match inp.backing_off.get(&c.name) {
-            Some(backoff) if !inp.terminal => {
+        InstanceState::Exited { exit_code, .. } => {
+            let backoff = inp.backing_off.get(&c.name).filter(|_| !inp.terminal);
+            if let Some(w) = start_error {
+                // Its restart failed (the image could not be pulled, say).
+                cs.state = waiting(&w.reason, w.message.clone());
+                cs.last_state = ContainerState {
+                    terminated: terminated(inst),
+                    ..Default::default()
+                };
+            } else if let Some(backoff) = backoff {
                 let pod = &inp.pod.metadata;
                 let message = format!(
                     "back-off {} restarting failed container={} pod={}_{}({})",
@@ -208,8 +244,7 @@ fn container_status(
                     terminated: terminated(inst),
                     ..Default::default()
                 };
-            }
-            _ => {
+            } else {
                 cs.state = ContainerState {
                     terminated: terminated(inst),
                     ..Default::default()
@@ -218,7 +253,7 @@ fn container_status(
                 // A finished init container counts as ready, as upstream.
                 cs.ready = exit_code == 0 && is_init && !is_sidecar(c);
             }
-        },
+        }
     }
     cs
 }
@@ -582,6 +617,8 @@ mod tests {
         rt: Option<RuntimePod>,
         backing_off: BTreeMap<String, Duration>,
         ready: BTreeMap<String, bool>,
+        started: BTreeMap<String, bool>,
+        start_errors: BTreeMap<String, Waiting>,
         terminal: bool,
     }
 
@@ -592,6 +629,8 @@ mod tests {
                 rt,
                 backing_off: BTreeMap::new(),
                 ready: BTreeMap::new(),
+                started: BTreeMap::new(),
+                start_errors: BTreeMap::new(),
                 terminal: false,
             }
         }
@@ -605,6 +644,8 @@ mod tests {
                 runtime: self.rt.as_ref(),
                 backing_off: &self.backing_off,
                 ready: &self.ready,
+                started: &self.started,
+                start_errors: &self.start_errors,
                 host_ip: "10.200.0.1",
                 terminal: self.terminal,
                 now: t(10),
@@ -845,6 +886,8 @@ mod tests {
             runtime: case.rt.as_ref(),
             backing_off: &BTreeMap::new(),
             ready: &case.ready,
+            started: &BTreeMap::new(),
+            start_errors: &BTreeMap::new(),
             host_ip: "10.200.0.1",
             terminal: false,
             now: t(99),
@@ -888,5 +931,85 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
         assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
         assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    fn waiting_of(cs: &ContainerStatus) -> (&str, &str) {
+        let w = cs.state.waiting.as_ref().expect("waiting");
+        (w.reason.as_str(), w.message.as_str())
+    }
+
+    #[test]
+    fn app_containers_wait_for_init_then_for_their_creation() {
+        let p = pod("Always", &["setup"], &["app"]);
+        let st = Case::new(p.clone(), Some(ready_rt(vec![]))).status();
+        assert_eq!(
+            waiting_of(&st.init_container_statuses[0]).0,
+            "PodInitializing"
+        );
+        assert_eq!(waiting_of(&st.container_statuses[0]).0, "PodInitializing");
+        let st = Case::new(p, Some(ready_rt(vec![exited("setup", 0, 0)]))).status();
+        assert_eq!(
+            waiting_of(&st.container_statuses[0]).0,
+            "ContainerCreating",
+            "init done, the app not started yet"
+        );
+    }
+
+    #[test]
+    fn start_errors_show_as_the_waiting_reason() {
+        let mut case = Case::new(pod("Always", &[], &["app"]), Some(ready_rt(vec![])));
+        case.start_errors.insert(
+            "app".into(),
+            Waiting {
+                reason: "ErrImagePull".into(),
+                message: "not found".into(),
+            },
+        );
+        let st = case.status();
+        assert_eq!(
+            waiting_of(&st.container_statuses[0]),
+            ("ErrImagePull", "not found")
+        );
+        assert_eq!(st.phase, "Pending");
+        assert_eq!(cond(&st, "Ready").status, "False");
+        // A restart that cannot pull: waiting, with the last exit kept.
+        case.rt = Some(ready_rt(vec![exited("app", 0, 1)]));
+        case.backing_off
+            .insert("app".into(), Duration::from_secs(10));
+        let st = case.status();
+        let cs = &st.container_statuses[0];
+        assert_eq!(waiting_of(cs).0, "ErrImagePull");
+        assert_eq!(cs.last_state.terminated.as_ref().unwrap().exit_code, 1);
+    }
+
+    #[test]
+    fn a_container_before_its_startup_probe_passes_is_not_started() {
+        let mut case = Case::new(
+            pod("Always", &[], &["app"]),
+            Some(ready_rt(vec![running("app", 0)])),
+        );
+        case.started.insert("app".into(), false);
+        let st = case.status();
+        assert_eq!(st.container_statuses[0].started, Some(false));
+        assert!(!st.container_statuses[0].ready);
+        assert_eq!(st.phase, "Running");
+    }
+
+    #[test]
+    fn exit_reasons_from_the_runtime_are_kept() {
+        let oom = inst(
+            "app",
+            0,
+            InstanceState::Exited {
+                started_at: t(1),
+                finished_at: t(2),
+                exit_code: 137,
+                reason: Some("OOMKilled".into()),
+            },
+        );
+        let st = Case::new(pod("Never", &[], &["app"]), Some(ready_rt(vec![oom]))).status();
+        let term = st.container_statuses[0].state.terminated.as_ref().unwrap();
+        assert_eq!((term.exit_code, term.reason.as_str()), (137, "OOMKilled"));
+        assert_eq!(st.phase, "Failed");
     }
 }

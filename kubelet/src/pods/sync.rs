@@ -6,8 +6,9 @@
 //!   and a uid precondition);
 //! - finished (Succeeded/Failed): remove its sandbox, free its resources;
 //! - otherwise: admit it, set up its sandbox once the node has a
-//!   podCIDR, start what the [plan](super::plan) says, probe readiness,
-//!   and report the status.
+//!   podCIDR, start what the [plan](super::plan) says (unless a start
+//!   error backs off), run the probes that are due (killing a container
+//!   that failed its liveness or startup probe), and report the status.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,14 +20,25 @@ use tug_client::{Action, Api, DeleteParams, Preconditions};
 
 use super::admission::Rejection;
 use super::plan::{self, is_sidecar, Plan};
-use super::readiness::ReadinessTracker;
+use super::prober::{kill_grace, ContainerProbes, Verdict, DEFAULT_GRACE_SECONDS};
+use super::start_errors::{Waiting, ERR_IMAGE_PULL};
 use super::status::{pod_status, StatusInputs};
 use super::status_writer::Written;
 use super::{lock, PodRecord, PodWorkers};
-use crate::runtime::{InstanceState, RuntimePod};
+use crate::runtime::{InstanceState, RuntimeError, RuntimePod};
 
-/// Kubernetes' default `terminationGracePeriodSeconds`.
-const DEFAULT_GRACE_SECONDS: i64 = 30;
+/// What the probes of one sync found.
+#[derive(Debug, Default)]
+struct ProbeReport {
+    /// Readiness of the running containers.
+    ready: BTreeMap<String, bool>,
+    /// Whether the running containers passed their startup probes.
+    started: BTreeMap<String, bool>,
+    /// When the next probe is due.
+    due: Option<DateTime<Utc>>,
+    /// A container was killed for failing a probe.
+    killed: bool,
+}
 
 /// Run again at `wake` (if anything is due), a little after it so the
 /// due time has certainly passed.
@@ -168,30 +180,43 @@ impl PodWorkers {
 
         let mut plan = Plan::default();
         if let Some(r) = rt.as_ref().filter(|r| !r.ips().is_empty()) {
-            plan = plan::plan(pod, r, &mut rec.backoff, now);
+            plan = plan::plan(pod, r, &mut rec.backoff, &rec.probe_facts, now);
             self.report_backoff(pod, r, &plan, rec);
+            let mut tried = false;
             for name in &plan.start {
                 let Some(c) = find_container(pod, name) else {
                     continue;
                 };
-                if let Err(e) = runtime.start_container(pod, c).await {
-                    self.ctx
-                        .events
-                        .warning(pod, "Failed", format!("Error: {e}"));
+                if !rec.start_errors.may_start(name, &c.image, now) {
+                    continue;
+                }
+                tried = true;
+                match runtime.start_container(pod, c).await {
+                    Ok(()) => rec.start_errors.started(name, &c.image),
+                    Err(e) => self.start_failed(pod, c, e, rec, now),
                 }
             }
-            if !plan.start.is_empty() {
+            if tried {
                 rt = runtime.pod_status(uid).await;
             }
         }
 
-        let (ready, probe_due) = self.readiness(pod, rt.as_ref(), rec, now).await;
+        // A container killed now is still reported as it was before the
+        // kill: its exit is the next sync's, which restarts it (upstream
+        // kills and restarts in one sync), so a clean exit on SIGTERM
+        // never reads as the pod having succeeded.
+        let probes = self
+            .probe_containers(pod, rt.as_ref(), rec, now, false)
+            .await;
+        let start_errors = self.start_errors(pod, rec, now);
         let host_ip = self.ctx.config.ip.to_string();
         let desired = pod_status(&StatusInputs {
             pod,
             runtime: rt.as_ref(),
             backing_off: &plan.backing_off,
-            ready: &ready,
+            ready: &probes.ready,
+            started: &probes.started,
+            start_errors: &start_errors,
             host_ip: &host_ip,
             terminal: false,
             now,
@@ -203,9 +228,70 @@ impl PodWorkers {
         let wake = earliest([
             rt.as_ref().and_then(|r| r.next_change),
             plan.wake_at,
-            probe_due,
+            probes.due,
+            rec.start_errors.next_change(now),
+            // A killed container: see it stop (and restart it) soon.
+            probes.killed.then_some(now),
         ]);
         Ok(requeue_at(wake, now))
+    }
+
+    /// Remember why container `c` could not start, and tell.
+    fn start_failed(
+        &self,
+        pod: &Pod,
+        c: &Container,
+        error: RuntimeError,
+        rec: &mut PodRecord,
+        now: DateTime<Utc>,
+    ) {
+        let events = &self.ctx.events;
+        let (reason, message) = match error {
+            RuntimeError::ImagePull {
+                reason, message, ..
+            } => {
+                if reason == ERR_IMAGE_PULL {
+                    events.warning(
+                        pod,
+                        "Failed",
+                        format!("Failed to pull image \"{}\": {message}", c.image),
+                    );
+                } else {
+                    events.warning(pod, &reason, message.clone());
+                }
+                (reason, message)
+            }
+            e @ RuntimeError::StartContainer { .. } => ("RunContainerError".into(), e.to_string()),
+            e => ("CreateContainerError".into(), e.to_string()),
+        };
+        events.warning(pod, "Failed", format!("Error: {reason}"));
+        tracing::debug!(node = %self.ctx.config.name, pod = %pod.metadata.name, container = %c.name, %reason, %message, "container failed to start");
+        rec.start_errors
+            .failed(&c.name, &c.image, &reason, &message, now);
+    }
+
+    /// How the containers that failed to start wait now; a `BackOff`
+    /// event when an image pull back-off begins.
+    fn start_errors(
+        &self,
+        pod: &Pod,
+        rec: &mut PodRecord,
+        now: DateTime<Utc>,
+    ) -> BTreeMap<String, Waiting> {
+        let mut out = BTreeMap::new();
+        for c in pod.spec.init_containers.iter().chain(&pod.spec.containers) {
+            if rec.start_errors.take_backoff_event(&c.name, &c.image, now) {
+                self.ctx.events.normal(
+                    pod,
+                    "BackOff",
+                    format!("Back-off pulling image \"{}\"", c.image),
+                );
+            }
+            if let Some(w) = rec.start_errors.waiting(&c.name, &c.image, now) {
+                out.insert(c.name.clone(), w);
+            }
+        }
+        out
     }
 
     /// Record a `BackOff` event once per container instance held back.
@@ -228,17 +314,20 @@ impl PodWorkers {
         }
     }
 
-    /// Readiness of the running app containers and sidecars, probing those
-    /// whose probe is due; and when the next probe is due.
-    async fn readiness(
+    /// Run the probes that are due of the running app containers and
+    /// sidecars (only readiness while `terminating`), kill a container
+    /// that failed its liveness or startup probe, and say where they
+    /// stand and when the next probe is due.
+    async fn probe_containers(
         &self,
         pod: &Pod,
         rt: Option<&RuntimePod>,
         rec: &mut PodRecord,
         now: DateTime<Utc>,
-    ) -> (BTreeMap<String, bool>, Option<DateTime<Utc>>) {
-        let mut ready = BTreeMap::new();
-        let mut due = None;
+        terminating: bool,
+    ) -> ProbeReport {
+        let mut report = ProbeReport::default();
+        rec.probe_facts.not_started.clear();
         let sidecars = pod.spec.init_containers.iter().filter(|c| is_sidecar(c));
         for c in pod.spec.containers.iter().chain(sidecars) {
             let running = rt
@@ -248,28 +337,59 @@ impl PodWorkers {
                     InstanceState::Exited { .. } => None,
                 });
             let Some((attempt, started_at)) = running else {
-                rec.readiness.remove(&c.name);
+                rec.probes.remove(&c.name);
                 continue;
             };
-            let Some(probe) = &c.readiness_probe else {
-                ready.insert(c.name.clone(), true);
-                continue;
-            };
-            let tracker = rec
-                .readiness
+            let probes = rec
+                .probes
                 .entry(c.name.clone())
-                .or_insert_with(|| ReadinessTracker::new(probe, attempt, started_at));
-            if tracker.attempt != attempt {
-                *tracker = ReadinessTracker::new(probe, attempt, started_at);
+                .or_insert_with(|| ContainerProbes::new(c, attempt, started_at));
+            if probes.attempt != attempt {
+                *probes = ContainerProbes::new(c, attempt, started_at);
             }
-            if tracker.due(now) {
-                let outcome = self.ctx.runtime.probe(pod, c, probe).await;
-                tracker.record(outcome, now);
+            for kind in probes.due(now, terminating) {
+                let Some(spec) = kind.of(c) else {
+                    continue;
+                };
+                let outcome = self.ctx.runtime.probe(pod, c, spec).await;
+                match probes.record(kind, outcome, now) {
+                    Verdict::Nothing => {}
+                    Verdict::Unready => {
+                        self.ctx
+                            .events
+                            .warning(pod, "Unhealthy", "Readiness probe failed");
+                    }
+                    Verdict::Kill(kind) => {
+                        let events = &self.ctx.events;
+                        events.warning(pod, "Unhealthy", format!("{} probe failed", kind.title()));
+                        events.normal(
+                            pod,
+                            "Killing",
+                            format!(
+                                "Container {} failed {} probe, will be restarted",
+                                c.name,
+                                kind.title().to_lowercase()
+                            ),
+                        );
+                        let grace = kill_grace(pod, Some(spec));
+                        self.ctx
+                            .runtime
+                            .kill_container(&pod.metadata.uid, &c.name, grace)
+                            .await;
+                        rec.probe_facts.killed.insert(c.name.clone(), attempt);
+                        report.killed = true;
+                        break;
+                    }
+                }
             }
-            ready.insert(c.name.clone(), tracker.ready());
-            due = earliest([due, Some(tracker.next_due())]);
+            report.ready.insert(c.name.clone(), probes.ready());
+            report.started.insert(c.name.clone(), probes.started());
+            if !probes.started() {
+                rec.probe_facts.not_started.insert(c.name.clone());
+            }
+            report.due = earliest([report.due, probes.next_due(terminating)]);
         }
-        (ready, due)
+        report
     }
 
     /// Sync a pod being deleted: stop it, report its end, confirm the
@@ -306,18 +426,23 @@ impl PodWorkers {
             }
         }
         let no_backoff = BTreeMap::new();
+        let no_errors = BTreeMap::new();
         let host_ip = self.ctx.config.ip.to_string();
         let stopping = rt.as_ref().is_some_and(RuntimePod::any_running);
-        // Containers still stopping keep being probed (a terminating pod
-        // may still serve); stopped ones are not ready.
-        let (ready, _) = self.readiness(pod, rt.as_ref(), rec, now).await;
+        // Containers still stopping keep being probed for readiness (a
+        // terminating pod may still serve); stopped ones are not ready.
+        let probes = self
+            .probe_containers(pod, rt.as_ref(), rec, now, true)
+            .await;
         // A pod that had already finished keeps the status it ended with.
         if !is_pod_terminal(pod) {
             let desired = pod_status(&StatusInputs {
                 pod,
                 runtime: rt.as_ref(),
                 backing_off: &no_backoff,
-                ready: &ready,
+                ready: &probes.ready,
+                started: &probes.started,
+                start_errors: &no_errors,
                 host_ip: &host_ip,
                 terminal: !stopping,
                 now,

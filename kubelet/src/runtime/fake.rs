@@ -13,15 +13,25 @@
 //!
 //! Test hooks, for making pods misbehave on purpose:
 //!
-//! - **A readiness probe that never succeeds**: a probe whose
-//!   `exec.command` is `["fail"]` always fails, so the container (and the
-//!   pod) never becomes Ready. Every other probe succeeds.
+//! - **Probes that fail**: a probe (readiness, liveness or startup)
+//!   whose `exec.command` is `["fail"]` always fails — a readiness probe
+//!   keeps the pod from ever becoming Ready. `["fail-after", "N"]`
+//!   succeeds N times for each container instance, then fails (a liveness
+//!   probe that kills the container after a while); `["succeed-after",
+//!   "N"]` fails N times for each instance, then succeeds (a slow
+//!   startup). Every other probe succeeds.
 //! - **Crashing containers**: the pod annotations
 //!   `fake.tugboat.dev/exit-after: "2s"` and `fake.tugboat.dev/exit-code:
 //!   "1"` make every container (init containers included) exit that long
 //!   after each start with that code (default 0). The kubelet then
 //!   applies the pod's `restartPolicy` as for any container: restart with
-//!   CrashLoopBackOff, or let the pod end Failed/Succeeded.
+//!   CrashLoopBackOff, or let the pod end Failed/Succeeded. With
+//!   `fake.tugboat.dev/exit-reason: "OOMKilled"` those exits report that
+//!   reason (as a runtime does for a container the OOM killer ended).
+//! - **Images that cannot be had**: an image whose name ends in
+//!   `:fail-pull` never pulls (`ErrImagePull`, then the kubelet backs off:
+//!   `ImagePullBackOff`); a name that is not a valid reference (upper
+//!   case in the repository, spaces, empty) is `InvalidImageName`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -45,8 +55,16 @@ use crate::clock::{system_clock, Clock};
 pub const ANNOTATION_EXIT_AFTER: &str = "fake.tugboat.dev/exit-after";
 /// The exit code of containers that exit by [`ANNOTATION_EXIT_AFTER`].
 pub const ANNOTATION_EXIT_CODE: &str = "fake.tugboat.dev/exit-code";
+/// The reason (`OOMKilled`) reported for exits by [`ANNOTATION_EXIT_AFTER`].
+pub const ANNOTATION_EXIT_REASON: &str = "fake.tugboat.dev/exit-reason";
 /// The probe command that always fails.
 pub const FAILING_PROBE_COMMAND: &str = "fail";
+/// `["fail-after", "N"]`: N successes per container instance, then failures.
+pub const FAIL_AFTER_PROBE_COMMAND: &str = "fail-after";
+/// `["succeed-after", "N"]`: N failures per container instance, then successes.
+pub const SUCCEED_AFTER_PROBE_COMMAND: &str = "succeed-after";
+/// Images whose name ends with this never pull.
+pub const FAIL_PULL_SUFFIX: &str = ":fail-pull";
 /// `containerRuntimeVersion` of the fake runtime.
 pub const VERSION: &str = "fake://0.1";
 
@@ -91,6 +109,10 @@ struct FakeContainer {
     started_at: DateTime<Utc>,
     /// When and with what code the process ends, if it does.
     exit: Option<(DateTime<Utc>, i32)>,
+    /// The reason the runtime gives for that exit (`OOMKilled`).
+    exit_reason: Option<String>,
+    /// How many times each probe command ran against this instance.
+    probes_run: HashMap<Vec<String>, u32>,
 }
 
 impl FakeContainer {
@@ -100,7 +122,7 @@ impl FakeContainer {
                 started_at: self.started_at,
                 finished_at: at,
                 exit_code: code,
-                reason: None,
+                reason: self.exit_reason.clone(),
             },
             _ => InstanceState::Running {
                 started_at: self.started_at,
@@ -129,6 +151,69 @@ fn scripted_exit(pod: &Pod, init: bool) -> Option<(Duration, i32)> {
         (Some(d), _) => Some((d, code)),
         (None, true) => Some((Duration::ZERO, 0)),
         (None, false) => None,
+    }
+}
+
+/// The reason scripted exits report ([`ANNOTATION_EXIT_REASON`]).
+fn scripted_exit_reason(pod: &Pod) -> Option<String> {
+    pod.metadata
+        .annotations
+        .get(ANNOTATION_EXIT_REASON)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+}
+
+/// Whether `image` can be had, as a pull would find out.
+fn pull(container: &Container) -> Result<(), RuntimeError> {
+    let image = &container.image;
+    let repository = image.split(['@']).next().unwrap_or_default();
+    let repository = match repository.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => repository,
+    };
+    let valid = !repository.is_empty()
+        && !image.chars().any(char::is_whitespace)
+        && !repository.chars().any(|c| c.is_ascii_uppercase());
+    if !valid {
+        return Err(RuntimeError::ImagePull {
+            container: container.name.clone(),
+            reason: "InvalidImageName".into(),
+            message: format!(
+                "Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"
+            ),
+        });
+    }
+    if image.ends_with(FAIL_PULL_SUFFIX) {
+        return Err(RuntimeError::ImagePull {
+            container: container.name.clone(),
+            reason: "ErrImagePull".into(),
+            message: format!(
+                "failed to pull and unpack image \"{image}\": {image}: not found (the fake registry never has {FAIL_PULL_SUFFIX} images)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The outcome of the fake's probe `command`, run for the `run`-th time
+/// (from 1) against one container instance.
+fn scripted_probe(command: &[String], run: u32) -> ProbeOutcome {
+    let count = || {
+        command
+            .get(1)
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let succeeds = match command.first().map(String::as_str) {
+        Some(FAILING_PROBE_COMMAND) if command.len() == 1 => false,
+        Some(FAIL_AFTER_PROBE_COMMAND) => run <= count(),
+        Some(SUCCEED_AFTER_PROBE_COMMAND) => run > count(),
+        _ => true,
+    };
+    if succeeds {
+        ProbeOutcome::Success
+    } else {
+        ProbeOutcome::Failure
     }
 }
 
@@ -215,6 +300,7 @@ impl FakeRuntime {
             let ends_sooner = c.exit.is_some_and(|(own, _)| own <= at);
             if !ends_sooner {
                 c.exit = Some((at, code));
+                c.exit_reason = None;
             }
         }
     }
@@ -268,6 +354,7 @@ impl Runtime for FakeRuntime {
             .pods
             .get_mut(&pod.metadata.uid)
             .ok_or_else(|| RuntimeError::NoSandbox(pod.metadata.name.clone()))?;
+        pull(container)?;
         if fake.ready_at > now {
             return Err(RuntimeError::StartContainer {
                 container: container.name.clone(),
@@ -296,6 +383,8 @@ impl Runtime for FakeRuntime {
             attempt,
             started_at: now,
             exit: scripted_exit(pod, init).map(|(d, code)| (now + chrono_duration(d), code)),
+            exit_reason: scripted_exit_reason(pod),
+            probes_run: HashMap::new(),
         });
         Ok(())
     }
@@ -326,16 +415,28 @@ impl Runtime for FakeRuntime {
         self.state().pods.keys().cloned().collect()
     }
 
-    async fn probe(&self, _pod: &Pod, _container: &Container, probe: &Probe) -> ProbeOutcome {
-        let fails = probe
-            .exec
-            .as_ref()
-            .is_some_and(|e| e.command.len() == 1 && e.command[0] == FAILING_PROBE_COMMAND);
-        if fails {
-            ProbeOutcome::Failure
-        } else {
-            ProbeOutcome::Success
-        }
+    /// The scripted outcome of the probe's `exec.command` (see the test
+    /// hooks above); counted per container instance.
+    async fn probe(&self, pod: &Pod, container: &Container, probe: &Probe) -> ProbeOutcome {
+        let Some(command) = probe.exec.as_ref().map(|e| &e.command) else {
+            return ProbeOutcome::Success;
+        };
+        let mut state = self.state();
+        let instance = state.pods.get_mut(&pod.metadata.uid).and_then(|p| {
+            p.containers
+                .iter_mut()
+                .filter(|c| c.name == container.name)
+                .max_by_key(|c| c.attempt)
+        });
+        let run = match instance {
+            Some(c) => {
+                let run = c.probes_run.entry(command.clone()).or_insert(0);
+                *run += 1;
+                *run
+            }
+            None => 1,
+        };
+        scripted_probe(command, run)
     }
 
     /// Restore a pod from its last reported status: its IP (if still in
@@ -388,19 +489,21 @@ impl Runtime for FakeRuntime {
 /// The instance a reported container status describes, if it ran.
 fn recovered_container(pod: &Pod, s: &ContainerStatus) -> Option<FakeContainer> {
     let attempt = u32::try_from(s.restart_count).unwrap_or(0);
-    let base = |started_at: DateTime<Utc>, exit| FakeContainer {
+    let base = |started_at: DateTime<Utc>, exit, exit_reason| FakeContainer {
         name: s.name.clone(),
         image: s.image.clone(),
         attempt,
         started_at,
         exit,
+        exit_reason,
+        probes_run: HashMap::new(),
     };
     if let Some(r) = &s.state.running {
         let started_at = r.started_at.map_or_else(Utc::now, |t| t.0);
         let init = is_init_container(pod, &s.name);
         let exit =
             scripted_exit(pod, init).map(|(d, code)| (started_at + chrono_duration(d), code));
-        return Some(base(started_at, exit));
+        return Some(base(started_at, exit, scripted_exit_reason(pod)));
     }
     let terminated = s
         .state
@@ -409,7 +512,12 @@ fn recovered_container(pod: &Pod, s: &ContainerStatus) -> Option<FakeContainer> 
         .or(s.last_state.terminated.as_ref())?;
     let finished = terminated.finished_at.map(|t| t.0).unwrap_or_else(Utc::now);
     let started = terminated.started_at.map_or(finished, |t| t.0);
-    Some(base(started, Some((finished, terminated.exit_code))))
+    let reason = Some(terminated.reason.clone()).filter(|r| r == "OOMKilled");
+    Some(base(
+        started,
+        Some((finished, terminated.exit_code)),
+        reason,
+    ))
 }
 
 #[cfg(test)]
@@ -626,5 +734,99 @@ mod tests {
         let app = st.latest("app").unwrap();
         assert_eq!(app.attempt, 2);
         assert!(app.is_running());
+    }
+
+    #[tokio::test]
+    async fn images_that_cannot_be_had() {
+        let (rt, _) = runtime(0, 0);
+        let mut p = pod(&[]);
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
+        p.spec.containers[0].image = "registry.local/app:fail-pull".into();
+        match rt.start_container(&p, &p.spec.containers[0]).await {
+            Err(RuntimeError::ImagePull {
+                container, reason, ..
+            }) => assert_eq!(
+                (container.as_str(), reason.as_str()),
+                ("app", "ErrImagePull")
+            ),
+            other => panic!("expected ErrImagePull, got {other:?}"),
+        }
+        p.spec.containers[0].image = "Registry.local/App:1".into();
+        assert!(matches!(
+            rt.start_container(&p, &p.spec.containers[0]).await,
+            Err(RuntimeError::ImagePull { reason, .. }) if reason == "InvalidImageName"
+        ));
+        let st = rt.pod_status(&p.metadata.uid).await.unwrap();
+        assert!(st.containers.is_empty(), "nothing started");
+        p.spec.containers[0].image = "localhost:5000/app:1".into();
+        rt.start_container(&p, &p.spec.containers[0]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn scripted_exits_can_report_oom_killed() {
+        let (rt, ms) = runtime(0, 0);
+        let p = pod(&[
+            (ANNOTATION_EXIT_AFTER, "1s"),
+            (ANNOTATION_EXIT_CODE, "137"),
+            (ANNOTATION_EXIT_REASON, "OOMKilled"),
+        ]);
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
+        rt.start_container(&p, &p.spec.containers[0]).await.unwrap();
+        ms.store(1000, Ordering::SeqCst);
+        let st = rt.pod_status(&p.metadata.uid).await.unwrap();
+        assert!(matches!(
+            &st.latest("app").unwrap().state,
+            InstanceState::Exited { exit_code: 137, reason: Some(r), .. } if r == "OOMKilled"
+        ));
+    }
+
+    #[tokio::test]
+    async fn kill_container_stops_only_that_container() {
+        let (rt, _) = runtime(0, 0);
+        let mut p = pod(&[]);
+        p.spec.containers.push(Container {
+            name: "side".into(),
+            image: "busybox".into(),
+            ..Default::default()
+        });
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
+        for c in &p.spec.containers {
+            rt.start_container(&p, c).await.unwrap();
+        }
+        rt.kill_container(&p.metadata.uid, "app", Duration::from_secs(30))
+            .await;
+        let st = rt.pod_status(&p.metadata.uid).await.unwrap();
+        assert!(!st.latest("app").unwrap().is_running());
+        assert!(st.latest("side").unwrap().is_running());
+    }
+
+    #[tokio::test]
+    async fn scripted_probes_count_per_instance() {
+        let (rt, _) = runtime(0, 0);
+        let p = pod(&[]);
+        let c = &p.spec.containers[0];
+        rt.run_pod_sandbox(&p, cidr()).await.unwrap();
+        rt.start_container(&p, c).await.unwrap();
+        let exec = |cmd: &[&str]| Probe {
+            exec: Some(ExecAction {
+                command: cmd.iter().map(|s| s.to_string()).collect(),
+            }),
+            ..Default::default()
+        };
+        let fail_after = exec(&["fail-after", "2"]);
+        let succeed_after = exec(&["succeed-after", "1"]);
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(rt.probe(&p, c, &fail_after).await);
+        }
+        use ProbeOutcome::{Failure, Success};
+        assert_eq!(seen, vec![Success, Success, Failure]);
+        assert_eq!(rt.probe(&p, c, &succeed_after).await, Failure);
+        assert_eq!(rt.probe(&p, c, &succeed_after).await, Success);
+        // A new instance starts counting again.
+        rt.kill_container(&p.metadata.uid, "app", Duration::ZERO)
+            .await;
+        rt.start_container(&p, c).await.unwrap();
+        assert_eq!(rt.probe(&p, c, &fail_after).await, Success);
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::flags::RuncFlags;
 use crate::image::{ImageStore, StoreConfig};
 use crate::network::cni::{Cni, CniConfig};
-use crate::runtime::runc::{RuncConfig, RuncRuntime};
+use crate::runtime::runc::{cgroup, RuncConfig, RuncRuntime};
 use crate::runtime::Runtime;
 
 /// The file in the state directory holding [`NodeSettings`].
@@ -131,6 +131,23 @@ pub async fn reset(root_dir: &Path) -> anyhow::Result<()> {
         .args(["link", "delete", &settings.bridge])
         .output()
         .await;
+    // The node's cgroup, and the cgroup root above it once no other node
+    // of this machine uses it.
+    let left = cgroup::remove_tree(&settings.cgroup_parent);
+    if !left.is_empty() {
+        tracing::warn!(?left, "cgroups still in use were left");
+    }
+    if let Some((root, _)) = settings
+        .cgroup_parent
+        .trim_end_matches('/')
+        .rsplit_once('/')
+    {
+        if !root.is_empty() {
+            for dir in cgroup::dirs_of(root) {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
     remove_dir(root_dir)
 }
 

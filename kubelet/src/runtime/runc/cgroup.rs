@@ -53,7 +53,7 @@ pub fn oom_kills(path: &str) -> u64 {
 }
 
 /// Every directory of cgroup `path` across the mounted hierarchies.
-fn dirs_of(path: &str) -> Vec<PathBuf> {
+pub fn dirs_of(path: &str) -> Vec<PathBuf> {
     let rel = path.trim_start_matches('/');
     if is_v2() {
         return vec![Path::new(CGROUP_ROOT).join(rel)];

@@ -59,12 +59,12 @@ async fn a_wrong_tag_backs_off_with_the_registrys_reason() {
         "the container to wait with ErrImagePull and then ImagePullBackOff",
         Duration::from_secs(60),
         || async move {
-            let mut seen = seen.lock().unwrap();
             let p = node
                 .pods()
                 .get("bad-tag")
                 .await
                 .map_err(|e| e.to_string())?;
+            let mut seen = seen.lock().unwrap();
             let waiting = container(&p, "app").and_then(|c| c.state.waiting.clone());
             if let Some(w) = waiting {
                 if w.reason == "ErrImagePull" {

@@ -20,12 +20,12 @@ async fn a_crashing_container_loops_with_growing_back_off() {
         "CrashLoopBackOff with a back-off that grows",
         Duration::from_secs(90),
         || async move {
-            let mut messages = messages.lock().unwrap();
             let p = node
                 .pods()
                 .get("crasher")
                 .await
                 .map_err(|e| e.to_string())?;
+            let mut messages = messages.lock().unwrap();
             let s = container(&p, "crash").ok_or("no status yet")?;
             if let Some(w) = &s.state.waiting {
                 if w.reason == "CrashLoopBackOff" && !messages.contains(&w.message) {

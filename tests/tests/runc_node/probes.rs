@@ -65,12 +65,12 @@ async fn readiness_toggles_the_ready_condition() {
         "Ready to go True, False and True again",
         Duration::from_secs(60),
         || async move {
-            let mut seen = seen.lock().unwrap();
             let p = node
                 .pods()
                 .get("readiness")
                 .await
                 .map_err(|e| e.to_string())?;
+            let mut seen = seen.lock().unwrap();
             if p.status.phase == "Running" {
                 let ready = is_pod_ready(&p);
                 if seen.last() != Some(&ready) {

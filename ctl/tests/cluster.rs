@@ -216,12 +216,12 @@ fn kubeconfig_flag_merges_the_context_and_down_takes_it_out() {
 }
 
 #[test]
-fn runc_runtime_is_not_available_yet() {
+fn a_runc_cluster_on_one_machine_has_one_node() {
     let env = Env::new("runc");
-    let (up, _down) = env.up(&["--runtime", "runc"]);
+    let (up, _down) = env.up(&["--runtime", "runc", "--nodes", "2"]);
     let line = up.one_error_line();
     assert!(
-        line.contains("not available until the runc runtime lands"),
+        line.contains("one node") || line.contains("run as root"),
         "{line}"
     );
     assert!(!env.state_dir().join("cluster.json").exists());

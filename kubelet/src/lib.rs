@@ -74,11 +74,19 @@ pub async fn run_runc_node(
         .map_err(|_| anyhow::anyhow!("--hollow-nodes is for --runtime fake only"))?;
     let settings = NodeSettings::from_flags(flags, &config.name);
     settings.save()?;
-    let runtime = Arc::new(settings.runtime(Some(client.clone()), config.ip)?);
+    let images = Arc::new(ImageStore::open(settings.image_store())?);
+    let runtime = Arc::new(settings.runtime(Some(client.clone()), config.ip, images.clone())?);
     let listener = server::bind(std::net::SocketAddr::new(flags.address, flags.port)).await?;
     let routes = tokio::spawn(network::routes::run_route_sync(
         client.clone(),
         config.name.clone(),
+    ));
+    let image_gc = tokio::spawn(runc_node::run_image_gc(
+        client.clone(),
+        config.name.clone(),
+        images,
+        flags.image_gc_high_threshold,
+        flags.image_gc_low_threshold,
     ));
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
     let mut http = tokio::spawn(server::serve(listener, ctx.clone()));
@@ -92,6 +100,7 @@ pub async fn run_runc_node(
     };
     http.abort();
     routes.abort();
+    image_gc.abort();
     result
 }
 

@@ -84,8 +84,8 @@ impl NodeSettings {
         &self,
         client: Option<tug_client::Client>,
         node_ip: std::net::IpAddr,
+        images: Arc<ImageStore>,
     ) -> anyhow::Result<RuncRuntime> {
-        let images = Arc::new(ImageStore::open(self.image_store())?);
         let cni = Arc::new(Cni::new(CniConfig {
             bin_dirs: self.cni_bin_dirs.clone(),
             bridge: self.bridge.clone(),
@@ -122,7 +122,8 @@ pub async fn reset(root_dir: &Path) -> anyhow::Result<()> {
         // Never ran here: nothing but the directory to remove.
         return remove_dir(root_dir);
     };
-    let runtime = settings.runtime(None, std::net::Ipv4Addr::LOCALHOST.into())?;
+    let images = Arc::new(ImageStore::open(settings.image_store())?);
+    let runtime = settings.runtime(None, std::net::Ipv4Addr::LOCALHOST.into(), images)?;
     for uid in runtime.list_pods().await {
         runtime.stop_pod(&uid, std::time::Duration::ZERO).await;
         runtime.remove_pod(&uid).await;
@@ -157,5 +158,45 @@ fn remove_dir(dir: &Path) -> anyhow::Result<()> {
             Err(e).with_context(|| format!("removing {}", dir.display()))
         }
         _ => Ok(()),
+    }
+}
+
+/// How often unused images are looked for (the kubelet's image GC period).
+const IMAGE_GC_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Image garbage collection, for ever: every [`IMAGE_GC_PERIOD`], when the
+/// image filesystem is fuller than `high` percent, remove images no pod
+/// bound to `node_name` uses until it is below `low` percent.
+pub async fn run_image_gc(
+    client: tug_client::Client,
+    node_name: String,
+    images: Arc<ImageStore>,
+    high: u8,
+    low: u8,
+) {
+    let pods: tug_client::Api<tug_api::core::Pod> = tug_client::Api::all(client);
+    let params = tug_client::ListParams::default().fields(&format!("spec.nodeName={node_name}"));
+    let mut tick = tokio::time::interval(IMAGE_GC_PERIOD);
+    loop {
+        tick.tick().await;
+        let in_use = match pods.list(&params).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .flat_map(|p| p.spec.init_containers.iter().chain(&p.spec.containers))
+                .map(|c| c.image.clone())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "image GC: cannot list the node's pods; skipped");
+                continue;
+            }
+        };
+        match images.garbage_collect(&in_use, high, low).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(?removed, "image GC removed unused images")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "image GC failed"),
+        }
     }
 }

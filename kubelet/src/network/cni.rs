@@ -250,6 +250,18 @@ impl Cni {
         let fail = |message: String| err(command, &kind, message);
         let bin = find_plugin(&self.config.bin_dirs, &kind)
             .ok_or_else(|| fail("plugin binary not found".into()))?;
+        // portmap (1.1.1) creates its shared top-level iptables chains with
+        // check-then-create: two at once on a fresh host and one fails
+        // ("chain already exists"). One portmap call at a time per host.
+        let _serialised = if kind == "portmap" {
+            Some(
+                host_lock(PORTMAP_LOCK)
+                    .await
+                    .map_err(|e| fail(format!("locking {PORTMAP_LOCK}: {e}")))?,
+            )
+        } else {
+            None
+        };
         let cni_args = format!(
             "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={};K8S_POD_UID={}",
             a.pod_namespace, a.pod_name, a.id, a.pod_uid
@@ -324,6 +336,32 @@ impl Cni {
         let bytes = std::fs::read(self.cache_path(id)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
+}
+
+/// The lock file serialising portmap calls on this host (every kubelet
+/// process of the host takes it).
+const PORTMAP_LOCK: &str = "/run/lock/tugboat-cni-portmap.lock";
+
+/// An exclusive `flock` on `path`, held until the file is dropped.
+async fn host_lock(path: &'static str) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = Path::new(path).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on a file descriptor we own; it blocks until granted.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 fn err(command: &'static str, plugin: &str, message: String) -> CniError {

@@ -89,14 +89,17 @@ fn logs_asks_for_the_log_subresource_and_streams_it() {
 }
 
 #[test]
-fn logs_against_the_apiserver_today() {
+fn logs_of_an_unscheduled_or_missing_pod_say_why() {
     let c = Cluster::start();
     c.create(
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
     );
     let line = c.tugctl(&["logs", "p"]).one_error_line();
-    assert!(line.starts_with("Error from server (NotFound): "), "{line}");
+    assert_eq!(
+        line,
+        "Error from server (BadRequest): pod p does not have a host assigned"
+    );
     let line = c.tugctl(&["logs", "nope"]).one_error_line();
     assert_eq!(
         line,

@@ -2,9 +2,6 @@
 //! sandbox ([`netns`]), the standard CNI plugins called with the CNI
 //! protocol ([`cni`]: bridge `tug0` + host-local + loopback + portmap),
 //! and the host-gw routes to the other nodes' pod CIDRs ([`routes`]).
-//!
-//! SKELETON (issue 5 integration): the public surface below is fixed;
-//! the network engineer fills in the bodies.
 
 pub mod cni;
 pub mod netns;

@@ -68,6 +68,8 @@ pub struct MachineConfig {
     pub root_dir: PathBuf,
     /// `machineID` and `systemUUID` (and the boot id) in `nodeInfo`.
     pub ids: MachineIds,
+    /// Below these, the node reports memory or disk pressure.
+    pub eviction: crate::node::eviction::EvictionThresholds,
 }
 
 /// The labels every kubelet puts on its Node, next to the user's.

@@ -209,6 +209,12 @@ pub struct RuncFlags {
     #[arg(long, default_value_t = 80)]
     pub image_gc_low_threshold: u8,
 
+    /// Hard eviction thresholds, `signal<value` joined by commas: below
+    /// `memory.available` / `nodefs.available` (a quantity or a percentage)
+    /// the node reports MemoryPressure / DiskPressure.
+    #[arg(long, default_value = crate::node::eviction::DEFAULT_EVICTION_HARD)]
+    pub eviction_hard: String,
+
     /// The kubelet's HTTP port (`/healthz`, `/pods`, `/containerLogs`).
     #[arg(long, default_value_t = 10250)]
     pub port: u16,
@@ -272,9 +278,11 @@ impl Flags {
                 bail!("invalid node name {name:?}: {e}");
             }
         }
+        let eviction = crate::node::eviction::parse(&self.runc.eviction_hard)?;
         let machine = real.then(|| MachineConfig {
             root_dir: self.runc.root_dir.clone(),
             ids: MachineIds::read(),
+            eviction,
         });
         let node_ip = match self.node_ip {
             Some(ip) => Some(ip),

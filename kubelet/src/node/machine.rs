@@ -11,13 +11,7 @@ use std::path::Path;
 
 use tug_api::Quantity;
 
-/// `MemAvailable` below this is memory pressure (the kubelet's default
-/// hard eviction threshold `memory.available<100Mi`).
-pub const MEMORY_PRESSURE_BELOW: u64 = 100 * 1024 * 1024;
-
-/// Less free space than this share of the kubelet's filesystem is disk
-/// pressure (the default `nodefs.available<10%`).
-pub const DISK_PRESSURE_BELOW_PERCENT: u64 = 10;
+use super::eviction::{EvictionThresholds, Threshold};
 
 /// The number of CPUs in a kernel CPU list such as
 /// `/sys/devices/system/cpu/online` (`0-3,6,8-9` → 7).
@@ -162,21 +156,16 @@ impl MachineIds {
 /// `MemoryPressure` and `DiskPressure` report it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pressure {
-    /// `MemAvailable` is below [`MEMORY_PRESSURE_BELOW`].
+    /// `MemAvailable` is below `memory.available` of `--eviction-hard`.
     pub memory: bool,
-    /// The kubelet's filesystem has less than
-    /// [`DISK_PRESSURE_BELOW_PERCENT`] free.
+    /// The kubelet's filesystem has less free than `nodefs.available`.
     pub disk: bool,
 }
 
 /// Memory pressure from the text of `/proc/meminfo`.
-pub fn memory_pressure(meminfo: &str) -> bool {
-    meminfo_bytes(meminfo, "MemAvailable").is_some_and(|a| a < MEMORY_PRESSURE_BELOW)
-}
-
-/// Disk pressure from a filesystem's available and total bytes.
-pub fn disk_pressure(available: u64, total: u64) -> bool {
-    total > 0 && available.saturating_mul(100) < total * DISK_PRESSURE_BELOW_PERCENT
+pub fn memory_pressure(meminfo: &str, threshold: Threshold) -> bool {
+    let total = meminfo_bytes(meminfo, "MemTotal").unwrap_or(0);
+    meminfo_bytes(meminfo, "MemAvailable").is_some_and(|a| threshold.crossed(a, total))
 }
 
 /// Available and total bytes of the filesystem holding `path`.
@@ -195,15 +184,16 @@ pub fn filesystem_space(path: &Path) -> Option<(u64, u64)> {
 
 /// Measure the pressure on this machine, the kubelet's files being under
 /// `root_dir` (its nearest existing ancestor, before it is made).
-pub fn measure_pressure(root_dir: &Path) -> Pressure {
+pub fn measure_pressure(root_dir: &Path, eviction: &EvictionThresholds) -> Pressure {
     let memory = std::fs::read_to_string("/proc/meminfo")
-        .map(|m| memory_pressure(&m))
+        .map(|m| memory_pressure(&m, eviction.memory_available))
         .unwrap_or(false);
     let dir = root_dir
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
-    let disk = filesystem_space(dir).is_some_and(|(avail, total)| disk_pressure(avail, total));
+    let disk = filesystem_space(dir)
+        .is_some_and(|(avail, total)| eviction.nodefs_available.crossed(avail, total));
     Pressure { memory, disk }
 }
 
@@ -232,18 +222,14 @@ mod tests {
             memory_quantity(16318456 * 1024),
             Quantity("16318456Ki".into())
         );
-        // 80 MiB available: under the 100 MiB threshold.
-        assert!(memory_pressure(MEMINFO));
+        // 80 MiB available: under the default 100 MiB threshold.
+        let default = EvictionThresholds::default().memory_available;
+        assert!(memory_pressure(MEMINFO, default));
         assert!(!memory_pressure(
-            "MemAvailable:    2000000 kB\nMemTotal: 4000000 kB\n"
+            "MemAvailable:    2000000 kB\nMemTotal: 4000000 kB\n",
+            default
         ));
-    }
-
-    #[test]
-    fn disk_pressure_under_ten_percent_free() {
-        assert!(disk_pressure(9, 100));
-        assert!(!disk_pressure(10, 100));
-        assert!(!disk_pressure(0, 0));
+        assert!(!memory_pressure(MEMINFO, Threshold::Bytes(1024)));
     }
 
     #[test]

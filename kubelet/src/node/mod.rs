@@ -4,6 +4,7 @@
 //! runtime; a `--hollow-nodes N` process runs N agents over N fake
 //! runtimes, a real node one agent over runc.
 
+pub mod eviction;
 pub mod lease;
 pub mod machine;
 pub mod registration;

@@ -235,7 +235,8 @@ pub async fn current_pressure(cfg: &NodeConfig) -> Pressure {
     match &cfg.machine {
         Some(m) => {
             let root = m.root_dir.clone();
-            tokio::task::spawn_blocking(move || measure_pressure(&root))
+            let eviction = m.eviction;
+            tokio::task::spawn_blocking(move || measure_pressure(&root, &eviction))
                 .await
                 .unwrap_or_default()
         }
@@ -460,6 +461,7 @@ mod tests {
                 system_uuid: "s-uuid".into(),
                 boot_id: "b-id".into(),
             },
+            eviction: Default::default(),
         });
         let st = node_status(
             &real,

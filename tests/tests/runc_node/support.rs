@@ -119,6 +119,9 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
         format!("--cni-bridge={bridge}"),
         format!("--insecure-registry={}", registry.host),
         format!("--cgroup-root={cgroup_root}"),
+        // Test machines share big, fairly full disks: under the default
+        // 10% the node would report DiskPressure and be tainted.
+        "--eviction-hard=nodefs.available<1Gi".to_string(),
     ]);
     spec.extra_args.controller_manager.extend([
         format!("--cluster-cidr={cidr}"),

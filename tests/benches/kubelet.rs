@@ -39,6 +39,9 @@ struct Args {
     /// How long the steady state is sampled.
     #[arg(long, default_value_t = 20)]
     steady_seconds: u64,
+    /// The kubelet's `--pod-workers` (pods set up at once).
+    #[arg(long)]
+    pod_workers: Option<usize>,
     /// Ignored (cargo bench passes it).
     #[arg(long)]
     bench: bool,
@@ -110,9 +113,16 @@ fn shim_pids() -> Vec<u32> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let Some(node) = support::start("kubelet benchmark").await else {
+    if let Some(why) = support::missing_prerequisite() {
+        eprintln!("the kubelet benchmark needs root and real tools: {why}");
         return ExitCode::FAILURE;
-    };
+    }
+    let node = support::start_with(|spec| {
+        if let Some(n) = args.pod_workers {
+            spec.extra_args.kubelet.push(format!("--pod-workers={n}"));
+        }
+    })
+    .await;
     let api: Api<Pod> = node.pods();
 
     // Warm-up: the image is pulled and unpacked once.

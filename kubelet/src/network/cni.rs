@@ -252,8 +252,12 @@ impl Cni {
             .ok_or_else(|| fail("plugin binary not found".into()))?;
         // portmap (1.1.1) creates its shared top-level iptables chains with
         // check-then-create: two at once on a fresh host and one fails
-        // ("chain already exists"). One portmap call at a time per host.
-        let _serialised = if kind == "portmap" {
+        // ("chain already exists"). One portmap call with ports at a time
+        // per host (without ports it touches no iptables).
+        let has_ports = stdin["runtimeConfig"]["portMappings"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty());
+        let _serialised = if kind == "portmap" && has_ports {
             Some(
                 host_lock(PORTMAP_LOCK)
                     .await

@@ -47,7 +47,7 @@ pub struct RuncNode {
 }
 
 /// Why this machine cannot run the runc tests, if it cannot.
-fn missing_prerequisite() -> Option<String> {
+pub fn missing_prerequisite() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root".into());

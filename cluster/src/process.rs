@@ -117,6 +117,8 @@ pub struct Stat {
     pub state: char,
     /// Start time in clock ticks since boot.
     pub start_ticks: u64,
+    /// CPU time used so far (user + system), in clock ticks.
+    pub cpu_ticks: u64,
 }
 
 /// Parse `/proc/<pid>/stat`. The command name (field 2) is in
@@ -125,10 +127,13 @@ pub struct Stat {
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state); starttime is field 22.
+    // fields[0] is field 3 (state); utime and stime are fields 14 and
+    // 15, starttime is field 22.
+    let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
     Some(Stat {
         state: fields.first()?.chars().next()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
+        start_ticks: number(19)?,
+        cpu_ticks: number(11)? + number(12)?,
     })
 }
 
@@ -211,7 +216,8 @@ mod tests {
             parse_stat(text),
             Some(Stat {
                 state: 'S',
-                start_ticks: 987654
+                start_ticks: 987654,
+                cpu_ticks: 3
             })
         );
         assert_eq!(parse_stat("garbage"), None);

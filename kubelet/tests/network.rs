@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use tug_kubelet::network::cni::{Attachment, Cni, CniConfig, PortMapping};
 use tug_kubelet::network::netns;
 use tug_kubelet::network::routes::{PodRoute, RouteApplier};
+use tug_tests::net::{eventually, wait_until};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -74,21 +75,6 @@ fn ping(from: Option<&Path>, ip: IpAddr) -> bool {
         None => run("/bin/busybox", &["ping", "-c1", "-W1", &ip]),
     };
     out.status.success()
-}
-
-/// Retry `cond` until it holds or `timeout` passes (a fresh veth may
-/// need a moment for the bridge port to forward).
-fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50)); // poll interval
-    }
 }
 
 /// One sandbox the guard DELs on drop.
@@ -385,7 +371,7 @@ fn host_port_round_trip(listener: &std::net::TcpListener, to: std::net::SocketAd
     std::thread::scope(|s| {
         let server = s.spawn(|| {
             let mut conn = None;
-            let accepted = eventually(Duration::from_secs(10), || match listener.accept() {
+            let accepted = wait_until(Duration::from_secs(10), || match listener.accept() {
                 Ok((c, _)) => {
                     conn = Some(c);
                     true
@@ -457,7 +443,7 @@ async fn two_pods_reach_each_other_the_host_and_a_host_port() {
     );
 
     // Pod to pod across the bridge, both ways; lo is up inside.
-    assert!(eventually(Duration::from_secs(10), || ping(
+    assert!(wait_until(Duration::from_secs(10), || ping(
         Some(&a.netns),
         ip_b
     )));
@@ -698,14 +684,13 @@ async fn route_sync_follows_the_node_list() {
         cidr: other.spec.pod_cidr.parse().unwrap(),
         via: format!("10.247.{n}.2").parse().unwrap(),
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while applier.current().await.unwrap() != vec![want.clone()] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "route to the other node"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval
-    }
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            applier.current().await.unwrap() == vec![want.clone()]
+        })
+        .await,
+        "route to the other node"
+    );
     // Only to the other node: none to our own pod CIDR.
     assert_eq!(route_exists(&me.spec.pod_cidr).trim(), "");
 
@@ -713,11 +698,11 @@ async fn route_sync_follows_the_node_list() {
         .delete("other", &DeleteParams::default())
         .await
         .unwrap();
-    while !applier.current().await.unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "route removed with the node"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval
-    }
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            applier.current().await.unwrap().is_empty()
+        })
+        .await,
+        "route removed with the node"
+    );
 }

@@ -1,6 +1,6 @@
 //! The runc runtime for real, as root: a busybox image laid out as one
-//! layer, pods on the host network (the CNI path is exercised once the
-//! network engineer's plugin client is merged), real `runc`, the real
+//! layer, pods on the host network (the CNI path is exercised end to end
+//! by `tests/tests/runc_node`), real `runc`, the real
 //! `tug-kubelet shim`. Each test has its own root dir and cgroup parent
 //! and leaves nothing behind; without root every test skips loudly.
 
@@ -19,6 +19,7 @@ use tug_kubelet::network::cni::{Cni, CniConfig};
 use tug_kubelet::runtime::runc::state::{read_json, InstanceState, Layout, SandboxRecord};
 use tug_kubelet::runtime::runc::{cgroup, mounts, RuncConfig, RuncRuntime};
 use tug_kubelet::runtime::{InstanceState as RtState, Runtime, RuntimePod, SandboxNetwork};
+use tug_tests::net::wait_for;
 
 const HOST: SandboxNetwork = SandboxNetwork::Host(IpAddr::V4(Ipv4Addr::LOCALHOST));
 
@@ -123,18 +124,16 @@ impl Fixture {
         what: &str,
         cond: impl Fn(&RuntimePod) -> bool,
     ) -> RuntimePod {
-        let deadline = Instant::now() + within;
-        loop {
-            let st = self.rt().pod_status(uid).await.expect("the pod is known");
+        let rt = self.rt();
+        wait_for(what, within, || async {
+            let st = rt.pod_status(uid).await.expect("the pod is known");
             if cond(&st) {
-                return st;
+                Ok(st)
+            } else {
+                Err(format!("{st:#?}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {st:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -287,14 +286,15 @@ async fn a_pod_shares_its_sandbox_and_logs_in_cri_format() {
     );
 
     let log = f.rt().container_log(&uid, "a", 0).expect("a's log");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
+    let text = wait_for("two lines in a's log", Duration::from_secs(10), || async {
         let text = std::fs::read_to_string(&log).unwrap();
-        if text.lines().count() >= 2 || Instant::now() > deadline {
-            break text;
+        if text.lines().count() >= 2 {
+            Ok(text)
+        } else {
+            Err(text)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     let mut lines: Vec<(&str, &str)> = text
         .lines()
         .map(|l| {

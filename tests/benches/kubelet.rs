@@ -29,6 +29,7 @@ use clap::Parser;
 use serde_json::json;
 use tug_api::core::{is_pod_ready, Pod};
 use tug_client::{Api, Informer, ListParams};
+use tug_cluster::process::read_stat;
 use tug_cluster::Role;
 
 #[derive(Parser)]
@@ -78,12 +79,7 @@ fn report(what: &str, created: &HashMap<String, Instant>, at: &HashMap<String, I
 
 /// utime + stime of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // Fields after the command: state is 0, utime 11, stime 12.
-    n(11) + n(12)
+    read_stat(pid).map_or(0, |s| s.cpu_ticks)
 }
 
 /// VmRSS of `pid` in KiB.

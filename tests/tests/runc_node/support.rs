@@ -12,9 +12,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tug_api::core::{ContainerStatus, Pod};
 use tug_client::{Api, Client, DeleteParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec, Runtime};
-use tug_tests::images::{build_busybox_image, ImageSpec};
+use tug_tests::images::{build_busybox_image, busybox_available, ImageSpec};
 pub use tug_tests::net::wait_for;
-use tug_tests::registry::LocalRegistry;
+use tug_tests::registry::{registry_available, LocalRegistry};
 
 /// At most two runc clusters at once (the machine may have two cores).
 static CLUSTERS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
@@ -52,19 +52,23 @@ pub fn missing_prerequisite() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root".into());
     }
-    for (path, package) in [
-        ("/usr/sbin/runc", "runc"),
-        ("/usr/lib/cni/bridge", "containernetworking-plugins"),
-        ("/usr/bin/docker-registry", "docker-registry"),
-        ("/bin/busybox", "busybox-static"),
-    ] {
-        let found = std::path::Path::new(path).exists()
-            || (package == "runc" && std::path::Path::new("/usr/bin/runc").exists());
-        if !found {
-            return Some(format!("{path} is missing (apt-get install {package})"));
-        }
-    }
-    None
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    let checks = [
+        (on_path("runc"), "runc"),
+        (
+            std::path::Path::new("/usr/lib/cni/bridge").is_file(),
+            "containernetworking-plugins",
+        ),
+        (registry_available(), "docker-registry"),
+        (busybox_available(), "busybox-static"),
+    ];
+    checks
+        .iter()
+        .find(|(found, _)| !found)
+        .map(|(_, package)| format!("{package} is missing (apt-get install {package})"))
 }
 
 /// Start a node, or say loudly why not and return `None`.

@@ -148,7 +148,8 @@ pub fn link_identity(line: &str) -> String {
     format!("{name}{master}")
 }
 
-/// Every process's command line (NULs as spaces) and its cgroup lines.
+/// Every live (not zombie) process's command line (NULs as spaces) and
+/// its cgroup lines.
 fn processes() -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -158,6 +159,15 @@ fn processes() -> BTreeMap<u32, String> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
+        // A zombie holds nothing but its PID (and on this machine PID 1
+        // may never reap it): not something a cluster left running.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };

@@ -6,50 +6,23 @@
 //! Only the network namespace changes, and only on a thread of its own:
 //! the test's other threads (tokio workers included) stay where they are.
 
-use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Run `f` on a fresh thread that has joined the network namespace at
-/// `path` (`setns(CLONE_NEWNET)`) and return its result. Sockets `f`
-/// opens live in that namespace; the calling thread is untouched.
+/// `path` (`setns(CLONE_NEWNET)`, through [`tug_cluster::netns::in_netns`],
+/// which the cluster launcher uses too) and return its result. Sockets
+/// `f` opens live in that namespace; the calling thread is untouched.
 ///
 /// Panics, naming `path`, when the namespace cannot be entered (needs
-/// root), and re-raises a panic of `f`.
+/// root) or `f` panics.
 pub fn in_netns<T, F>(path: &Path, f: F) -> T
 where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    try_in_netns(path, f)
-        .unwrap_or_else(|e| panic!("entering the network namespace {}: {e}", path.display()))
-}
-
-/// [`in_netns`] that reports a namespace it cannot enter as an error.
-pub fn try_in_netns<T, F>(path: &Path, f: F) -> io::Result<T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    let ns = File::open(path)?;
-    std::thread::scope(|s| {
-        let worker = std::thread::Builder::new()
-            .name("in-netns".into())
-            .spawn_scoped(s, move || {
-                // SAFETY: `ns` is an open file descriptor for the whole
-                // call; setns only affects this (dedicated) thread.
-                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                drop(ns);
-                Ok(f())
-            })?;
-        match worker.join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+    tug_cluster::netns::in_netns(path, f)
+        .unwrap_or_else(|e| panic!("running in the network namespace {}: {e}", path.display()))
 }
 
 /// The inode of the network namespace at `path` (`/proc/<pid>/ns/net`, a
@@ -99,10 +72,8 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_namespace_is_an_error_not_a_run() {
-        let mut ran = false;
-        let err = try_in_netns(Path::new("/nonexistent/netns"), || ran = true).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert!(!ran);
+    #[should_panic(expected = "/nonexistent/netns")]
+    fn a_missing_namespace_panics_naming_it() {
+        in_netns(Path::new("/nonexistent/netns"), || ());
     }
 }

@@ -126,38 +126,26 @@ impl E2e {
         Some(e2e)
     }
 
-    /// Remember what names this cluster's things on the machine.
+    /// Remember what names this cluster's things on the machine: its
+    /// state directory, bridge, veths, namespaces, node addresses and
+    /// cgroup root (`/tugboat-<name>-<hash>`).
     fn note_cluster_markers(&self) {
         let mut m = self.markers.lock().unwrap();
         m.insert(self.cluster.state_dir().display().to_string());
+        m.insert(format!("/tugboat-{}-", self.cluster.name()));
+        let lan = self.cluster.lan().expect("a netns cluster has a LAN");
+        m.insert(lan.bridge().to_string());
+        let network = self.cluster.state().network.as_ref();
         for node in self.cluster.node_names() {
-            if let Some(ns) = self.cluster.node_netns(&node) {
-                m.insert(ns.display().to_string());
-                if let Some(name) = ns.file_name() {
-                    m.insert(name.to_string_lossy().into_owned());
-                }
-            }
-            if let Some(ip) = self.cluster.node_ip(&node) {
-                // With the trailing space of `ip route`/`ip addr` lines,
-                // so 10.250.3.2 does not also claim 10.250.3.20.
-                m.insert(format!("{ip} "));
-                m.insert(format!("{ip}/"));
+            if let Some(ns) = network.and_then(|n| n.node(&node)) {
+                m.insert(ns.name.clone());
+                m.insert(ns.host_link.clone());
+                // With what follows an address in `ip` output, so
+                // 10.250.3.2 does not also claim 10.250.3.20.
+                m.insert(format!("{} ", ns.ip));
+                m.insert(format!("{}/", ns.ip));
             }
         }
-        for link in links_of_host_address(&self.api_host()) {
-            m.insert(link);
-        }
-    }
-
-    /// The apiserver's address: the host's address on the nodes' bridge.
-    pub fn api_host(&self) -> String {
-        let url = self.cluster.url();
-        let hostport = url.split("://").nth(1).unwrap_or(url);
-        hostport
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or(hostport)
-            .to_string()
     }
 
     /// Run `tugctl --kubeconfig <cluster's> args...` and return its
@@ -324,36 +312,4 @@ pub fn names(pods: &[Pod]) -> BTreeSet<String> {
 /// The nodes `pods` run on.
 pub fn nodes_of(pods: &[Pod]) -> BTreeSet<String> {
     pods.iter().map(|p| p.spec.node_name.clone()).collect()
-}
-
-/// The host's link holding `address` (the nodes' bridge) and every link
-/// enslaved to it (the nodes' veths).
-fn links_of_host_address(address: &str) -> Vec<String> {
-    let run = |args: &[&str]| {
-        std::process::Command::new("ip")
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
-    let Some(bridge) = run(&["-o", "-4", "addr", "show"])
-        .lines()
-        .find(|l| l.contains(&format!(" {address}/")))
-        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-    else {
-        return Vec::new();
-    };
-    let mut links = vec![bridge.clone()];
-    for line in run(&["-o", "link", "show", "master", &bridge]).lines() {
-        if let Some(name) = line.split_whitespace().nth(1) {
-            links.push(
-                name.trim_end_matches(':')
-                    .split('@')
-                    .next()
-                    .unwrap_or(name)
-                    .to_string(),
-            );
-        }
-    }
-    links
 }

@@ -148,7 +148,7 @@ pub fn link_identity(line: &str) -> String {
     format!("{name}{master}")
 }
 
-/// Every live (not zombie) process's command line (NULs as spaces) and
+/// Every live user process's (no zombie, no kernel thread) command line (NULs as spaces) and
 /// its cgroup lines.
 fn processes() -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();
@@ -175,6 +175,10 @@ fn processes() -> BTreeMap<u32, String> {
             .replace('\0', " ")
             .trim()
             .to_string();
+        if cmdline.is_empty() {
+            // A kernel thread (or a process exiting right now).
+            continue;
+        }
         let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
         let cgroups: Vec<&str> = cgroups.lines().collect();
         out.insert(pid, format!("{cmdline} [cgroups {}]", cgroups.join(" ")));

@@ -4,16 +4,19 @@
 //! ```text
 //! cargo build --release --workspace --bins
 //! cargo bench -p tug-tests --bench service
-//! cargo bench -p tug-tests --bench service -- --seconds 5 --concurrency 8 --rounds 3
+//! cargo bench -p tug-tests --bench service -- --seconds 3 --concurrency 8 --rounds 5
+//! # against the debug binaries (only the kernel's data path is measured):
+//! cargo bench --profile dev -p tug-tests --bench service
 //! ```
 //!
 //! It starts a one-node netns runc cluster (the launcher of `tugctl
 //! cluster up`, with the busybox demo images imported), one web pod
 //! (busybox httpd) behind a Service with exactly that one endpoint, and
-//! from the node's network namespace sends HTTP requests for the same
-//! time at the same concurrency, alternately through the ClusterIP (DNAT
-//! by tug-proxy's nftables rules) and straight to the pod IP: A/B/A/B in
-//! the same run, so both see the same machine. It prints requests/s of
+//! a client pod beside it. From the client pod's network namespace it
+//! sends HTTP requests for the same time at the same concurrency,
+//! alternately through the ClusterIP (DNAT by tug-proxy's nftables
+//! rules) and straight to the pod IP: A/B/A/B in the same run, so both
+//! see the same machine. It prints requests/s of
 //! each and the ratio (target: ClusterIP ≥ 0.9 × direct), then the bulk
 //! throughput of one TCP connection each way (MB/s of a 64 MiB file).
 //!
@@ -25,6 +28,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -39,13 +43,13 @@ use tug_tests::netns::in_netns;
 #[derive(Parser)]
 struct Args {
     /// Seconds each measurement runs.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 3)]
     seconds: u64,
     /// Requests in flight at once (one connection each).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Measurements of each path (ClusterIP and direct, alternating).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Size of the bulk transfer in MiB (0 skips it).
     #[arg(long, default_value_t = 64)]
@@ -85,6 +89,22 @@ fn backend_pod(bulk_mib: u64) -> Pod {
     .expect("a valid pod")
 }
 
+/// The client: a busybox pod sleeping on the same node, whose network
+/// namespace the requests are sent from.
+fn client_pod() -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bench-client"},
+        "spec": {
+            "nodeName": NODE,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "client", "image": "busybox:1.36", "command": ["sleep", "86400"]}],
+        },
+    }))
+    .expect("a valid pod")
+}
+
 fn service() -> Service {
     serde_json::from_value(json!({
         "apiVersion": "v1",
@@ -98,17 +118,27 @@ fn service() -> Service {
     .expect("a valid service")
 }
 
+/// What one measurement saw.
+struct Rate {
+    /// Successful requests per second.
+    per_second: f64,
+    /// Failed requests (not in the rate).
+    failed: u64,
+    /// The first failure, if any.
+    first_failure: Option<String>,
+}
+
 /// Requests per second to `target` from `netns`: `concurrency` threads
-/// each sending one request after another for `duration`. Failed
-/// requests are counted apart, not in the rate.
+/// each sending one request after another for `duration`.
 fn requests_per_second(
     netns: &Path,
     target: SocketAddr,
     concurrency: usize,
     duration: Duration,
-) -> (f64, u64) {
+) -> Rate {
     let ok = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
+    let first_failure = Mutex::new(None);
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     std::thread::scope(|s| {
@@ -116,22 +146,29 @@ fn requests_per_second(
             s.spawn(|| {
                 in_netns(netns, || {
                     while !stop.load(Ordering::Relaxed) {
-                        match http::get(target, "/", Timeouts::default()) {
-                            Ok(r) if r.status == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                            _ => failed.fetch_add(1, Ordering::Relaxed),
+                        let why = match http::get(target, "/", Timeouts::default()) {
+                            Ok(r) if r.status == 200 => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            Ok(r) => format!("status {}", r.status),
+                            Err(e) => format!("{e} ({:?})", e.kind()),
                         };
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        first_failure.lock().unwrap().get_or_insert(why);
                     }
                 })
             });
         }
+        // The measurement window itself, not a wait for something.
         std::thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
     });
-    let elapsed = started.elapsed().as_secs_f64();
-    (
-        ok.load(Ordering::Relaxed) as f64 / elapsed,
-        failed.load(Ordering::Relaxed),
-    )
+    Rate {
+        per_second: ok.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
+        failed: failed.load(Ordering::Relaxed),
+        first_failure: first_failure.into_inner().unwrap(),
+    }
 }
 
 /// MB/s of one GET of `/bulk` from `netns` over a single connection.
@@ -191,14 +228,36 @@ async fn start_cluster(work: &Path) -> Cluster {
         .unwrap_or_else(|e| panic!("the cluster did not come up: {e}"))
 }
 
-/// Create the backend and its Service; wait until the Service has that
-/// one endpoint and the ClusterIP answers from `netns`. Returns the
-/// ClusterIP and pod IP targets.
-async fn deploy_backend(
-    cluster: &Cluster,
-    netns: &Path,
-    bulk_mib: u64,
-) -> (SocketAddr, SocketAddr) {
+/// The two paths measured, from the client pod's namespace.
+struct Setup {
+    /// The client pod's network namespace.
+    netns: PathBuf,
+    /// The Service's ClusterIP:80.
+    via_service: SocketAddr,
+    /// The backend pod's IP:8080.
+    direct: SocketAddr,
+}
+
+/// Wait until pod `name` is Ready.
+async fn wait_ready(pods: &Api<Pod>, name: &str) -> Pod {
+    wait_for(
+        &format!("pod {name} to be ready"),
+        Duration::from_secs(120),
+        || async {
+            let p = pods.get(name).await.map_err(|e| e.to_string())?;
+            if is_pod_ready(&p) {
+                Ok(p)
+            } else {
+                Err(format!("phase {:?}", p.status.phase))
+            }
+        },
+    )
+    .await
+}
+
+/// Create the backend, its Service and the client; wait until the
+/// Service has that one endpoint and its ClusterIP answers the client.
+async fn deploy(cluster: &Cluster, bulk_mib: u64) -> Setup {
     let client = cluster.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
@@ -210,19 +269,15 @@ async fn deploy_backend(
         .create(&PostParams::default(), &service())
         .await
         .expect("creating the service");
-    let pod = wait_for(
-        "the backend pod to be ready",
-        Duration::from_secs(120),
-        || async {
-            let p = pods.get("bench-web").await.map_err(|e| e.to_string())?;
-            if is_pod_ready(&p) {
-                Ok(p)
-            } else {
-                Err(format!("phase {:?}", p.status.phase))
-            }
-        },
-    )
-    .await;
+    pods.create(&PostParams::default(), &client_pod())
+        .await
+        .expect("creating the client pod");
+    let pod = wait_ready(&pods, "bench-web").await;
+    let client = wait_ready(&pods, "bench-client").await;
+    let netns = tug_tests::netns::pod_netns(
+        &tug_cluster::paths::node_dir(cluster.state_dir(), NODE),
+        &client.metadata.uid,
+    );
     let pod_ip = &pod.status.pod_ip;
     wait_for(
         "the service to have exactly the pod as endpoint",
@@ -249,7 +304,7 @@ async fn deploy_backend(
         .parse()
         .expect("an IPv4 ClusterIP");
     let direct: SocketAddr = format!("{pod_ip}:8080").parse().expect("an IPv4 pod IP");
-    let ns = netns.to_path_buf();
+    let ns = netns.clone();
     wait_for("the ClusterIP to answer", Duration::from_secs(30), || {
         let ns = ns.clone();
         async move {
@@ -266,19 +321,24 @@ async fn deploy_backend(
         }
     })
     .await;
-    (cluster_ip, direct)
+    Setup {
+        netns,
+        via_service: cluster_ip,
+        direct,
+    }
 }
 
 async fn run(args: Args) {
     let work = tempfile::tempdir().expect("temp dir");
     eprintln!("starting a one-node netns runc cluster ...");
     let cluster = start_cluster(work.path()).await;
-    let netns: PathBuf = cluster
-        .node_netns(NODE)
-        .expect("a netns node has a namespace");
-    let (via_service, direct) = deploy_backend(&cluster, &netns, args.bulk_mib).await;
+    let Setup {
+        netns,
+        via_service,
+        direct,
+    } = deploy(&cluster, args.bulk_mib).await;
     println!(
-        "client: {NODE}'s network namespace; ClusterIP {via_service} -> pod {direct} (one endpoint)"
+        "client: a pod on {NODE}; ClusterIP {via_service} -> pod {direct} (one endpoint, same node)"
     );
     println!(
         "{} s per measurement, {} connections in flight, {} rounds each, alternating",
@@ -287,26 +347,41 @@ async fn run(args: Args) {
 
     let duration = Duration::from_secs(args.seconds);
     let (mut svc_rates, mut pod_rates) = (Vec::new(), Vec::new());
-    let mut failed = 0;
+    let mut failures = Vec::new();
     for _ in 0..args.rounds {
         for (target, rates) in [(via_service, &mut svc_rates), (direct, &mut pod_rates)] {
             let ns = netns.clone();
             let concurrency = args.concurrency;
-            let (rate, f) = tokio::task::spawn_blocking(move || {
+            let rate = tokio::task::spawn_blocking(move || {
                 requests_per_second(&ns, target, concurrency, duration)
             })
             .await
             .expect("the measuring threads");
-            rates.push(rate);
-            failed += f;
+            rates.push(rate.per_second);
+            if rate.failed > 0 {
+                failures.push(format!(
+                    "{target}: {} failed, first: {}",
+                    rate.failed,
+                    rate.first_failure.unwrap_or_default()
+                ));
+            }
         }
     }
+    let ratios: Vec<f64> = svc_rates
+        .iter()
+        .zip(&pod_rates)
+        .map(|(s, p)| s / p)
+        .collect();
     println!("{}", line("requests/s via ClusterIP", "req/s", &svc_rates));
     println!("{}", line("requests/s direct to pod", "req/s", &pod_rates));
     println!(
-        "ratio ClusterIP / direct      {:.3}   (target >= 0.9; {failed} failed requests)",
-        mean(&svc_rates) / mean(&pod_rates)
+        "ratio ClusterIP / direct      {:.3}   (target >= 0.9; per round {:?})",
+        mean(&svc_rates) / mean(&pod_rates),
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>()
     );
+    for f in &failures {
+        println!("  failed requests: {f}");
+    }
 
     if args.bulk_mib > 0 {
         let bytes = args.bulk_mib * 1024 * 1024;

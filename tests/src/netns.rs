@@ -25,6 +25,13 @@ where
         .unwrap_or_else(|e| panic!("running in the network namespace {}: {e}", path.display()))
 }
 
+/// Where a runc kubelet with state directory `kubelet_root` (its
+/// `--root-dir`) pins the network namespace of pod `pod_uid`: usable with
+/// [`in_netns`] while the pod's sandbox exists.
+pub fn pod_netns(kubelet_root: &Path, pod_uid: &str) -> std::path::PathBuf {
+    kubelet_root.join("pods").join(pod_uid).join("netns")
+}
+
 /// The inode of the network namespace at `path` (`/proc/<pid>/ns/net`, a
 /// pin): two paths name the same namespace when their inodes match.
 pub fn netns_inode(path: &Path) -> io::Result<u64> {

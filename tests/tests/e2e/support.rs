@@ -268,10 +268,10 @@ impl E2e {
             .lock()
             .unwrap()
             .insert(pod.metadata.uid.clone());
-        let netns = tug_cluster::paths::node_dir(self.cluster.state_dir(), node)
-            .join("pods")
-            .join(&pod.metadata.uid)
-            .join("netns");
+        let netns = tug_tests::netns::pod_netns(
+            &tug_cluster::paths::node_dir(self.cluster.state_dir(), node),
+            &pod.metadata.uid,
+        );
         assert!(
             netns.exists(),
             "the kubelet pins the client pod's network namespace at {}",

@@ -52,8 +52,9 @@ const STOP_ORDER: &[&[Role]] = &[
 ];
 
 /// A local cluster: etcd (optional), an apiserver, schedulers,
-/// controller-managers and kubelets as processes, recorded in the state
-/// directory.
+/// controller-managers, kubelets and (netns nodes) proxies as processes,
+/// recorded in the state directory, with the netns nodes' namespaces and
+/// LAN.
 ///
 /// Dropping a `Cluster` kills (SIGKILL) every process *this value*
 /// started, so a test never leaks processes, even when it panics (and

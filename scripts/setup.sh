@@ -18,6 +18,7 @@ PACKAGES=(
   containernetworking-plugins  # CNI bridge, host-local, loopback, portmap (/usr/lib/cni)
   iptables                     # the portmap plugin programs hostPorts with it
   iproute2                     # ip: routes to other nodes' pods, test checks
+  nftables conntrack           # tug-proxy programs services with nft, flushes UDP flows
   busybox-static               # the static busybox test images are built from
   docker-registry              # a real local OCI registry the tests pull from
 )

@@ -52,8 +52,9 @@ const STOP_ORDER: &[&[Role]] = &[
 ];
 
 /// A local cluster: etcd (optional), an apiserver, schedulers,
-/// controller-managers and kubelets as processes, recorded in the state
-/// directory.
+/// controller-managers, kubelets and (netns nodes) proxies as processes,
+/// recorded in the state directory, with the netns nodes' namespaces and
+/// LAN.
 ///
 /// Dropping a `Cluster` kills (SIGKILL) every process *this value*
 /// started, so a test never leaks processes, even when it panics (and
@@ -626,6 +627,14 @@ impl Cluster {
     /// first if it still runs), and wait until it is ready again.
     pub async fn restart(&mut self, id: &ComponentId) -> Result<()> {
         self.kill(id)?;
+        self.relaunch(id)?;
+        self.wait_ready(std::slice::from_ref(id), self.ready_timeout)
+            .await
+    }
+
+    /// Start component `id`'s recorded command again (in its namespace),
+    /// appending to its log.
+    fn relaunch(&mut self, id: &ComponentId) -> Result<()> {
         let index = self
             .state
             .components
@@ -635,9 +644,42 @@ impl Cluster {
         let mut record = self.state.components[index].clone();
         self.launch(&mut record, false)?;
         self.state.components[index] = record;
-        self.state.write()?;
-        self.wait_ready(std::slice::from_ref(id), self.ready_timeout)
-            .await
+        self.state.write()
+    }
+
+    /// Import the OCI archive at `path` into every runc node's image
+    /// store, like `kind load image-archive`. A kubelet keeps its store's
+    /// index in memory, so each running kubelet is stopped (SIGTERM) for
+    /// the import and started again (its pods keep running, as across any
+    /// kubelet restart); then they are waited for. A node whose kubelet is
+    /// down (killed, cut off) gets the images and stays down.
+    pub async fn load_image_archive(&mut self, path: &Path) -> Result<()> {
+        if self.state.node_template.runtime != Runtime::Runc {
+            return Err(Error::Invalid(
+                "hollow nodes have no image store to load images into".into(),
+            ));
+        }
+        let archive = [path.to_path_buf()];
+        let kubelets: Vec<ComponentRecord> = self
+            .state
+            .components
+            .iter()
+            .filter(|c| c.role == Role::Kubelet)
+            .cloned()
+            .collect();
+        let mut restarted = Vec::new();
+        for kubelet in kubelets {
+            let was_running = self.is_running(&kubelet);
+            self.stop(std::slice::from_ref(&kubelet.id)).await;
+            for node in kubelet.node_names() {
+                self.import_images(&node, &archive)?;
+            }
+            if was_running {
+                self.relaunch(&kubelet.id)?;
+                restarted.push(kubelet.id);
+            }
+        }
+        self.wait_ready(&restarted, self.ready_timeout).await
     }
 
     /// Start one more node, `name`, in its own kubelet process (and, in a

@@ -34,7 +34,8 @@ pub struct ClusterState {
     pub runtime: Runtime,
     /// Its store.
     pub store: Store,
-    /// The apiserver URL, `http://127.0.0.1:<port>`.
+    /// The apiserver URL: `http://127.0.0.1:<port>`, or on the LAN's host
+    /// address with netns nodes.
     pub url: String,
     /// The apiserver port.
     pub api_port: u16,

@@ -1,0 +1,47 @@
+//! `tug-proxy`: the node component that makes Services work, as
+//! Kubernetes' kube-proxy in nftables mode.
+//!
+//! - [`sync`] watches Services and Endpoints and, rate-limited, rebuilds
+//!   the [`model`] (every service port with its ready endpoints);
+//! - [`nft`] renders the model into table `ip <name>` ([`nft::render`],
+//!   pure), diffs it against what is programmed ([`nft::transaction`],
+//!   pure) and applies the difference as one `nft -f` transaction;
+//! - [`userspace`] is the fallback for machines without nftables;
+//! - [`server`] serves `/healthz` and `/metrics` from [`metrics`];
+//! - [`sysctl`] sets the node's forwarding settings.
+
+#![warn(missing_docs)]
+
+pub mod flags;
+pub mod metrics;
+pub mod model;
+pub mod nft;
+pub mod server;
+pub mod sync;
+pub mod sysctl;
+pub mod userspace;
+
+/// `tug-proxy cleanup`: delete table `ip <table>` and any ClusterIPs a
+/// userspace proxy left on `lo`. Nothing to delete is not an error.
+pub async fn cleanup(table: &str) -> anyhow::Result<()> {
+    match nft::exec::delete_table(table).await {
+        Ok(true) => tracing::info!(table, "deleted the nftables table"),
+        Ok(false) => tracing::info!(table, "no nftables table to delete"),
+        // Without nft there is no table: only the userspace state matters.
+        Err(e) if which_nft().is_none() => tracing::debug!(error = %e, "nft not installed"),
+        Err(e) => return Err(e),
+    }
+    let removed = userspace::remove_lo_addresses().await.unwrap_or(0);
+    if removed > 0 {
+        tracing::info!(removed, "removed userspace ClusterIPs from lo");
+    }
+    Ok(())
+}
+
+fn which_nft() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join("nft"))
+        .find(|p| p.exists())
+}

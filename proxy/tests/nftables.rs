@@ -1,0 +1,232 @@
+//! The real `tug-proxy` in nftables mode, as root, on a namespace node
+//! with three pods (see `support`): ClusterIP reaches every endpoint,
+//! NodePort answers on the node IP from outside, no endpoints → refused
+//! at once, ClientIP affinity sticks, UDP works, `/healthz` and
+//! `/metrics` answer, and `tug-proxy cleanup` removes the table.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::*;
+use tug_tests::apiserver::{ApiServerProcess, Store};
+use tug_tests::bins::workspace_binary;
+use tug_tests::net::wait_for;
+
+/// Count answers of `n` connections to `addr` made from the netns at `from`.
+fn answers_from(from: &Path, addr: SocketAddr, n: usize) -> BTreeMap<String, usize> {
+    in_netns(from, move || {
+        let mut counts = BTreeMap::new();
+        for _ in 0..n {
+            let answer = ask(addr).unwrap_or_else(|e| format!("error: {e}"));
+            *counts.entry(answer).or_insert(0) += 1;
+        }
+        counts
+    })
+}
+
+fn connect_error_from_node(topo: &Topology, addr: SocketAddr) -> Option<ErrorKind> {
+    in_netns(&topo.node_path(), move || ask(addr).err().map(|e| e.kind()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
+    if !prerequisites("nftables proxy", &["ip", "nft", "conntrack"]) {
+        return;
+    }
+    let topo = Topology::create(3);
+    let api = ApiServerProcess::start_with_args(
+        &workspace_binary("tug-apiserver"),
+        Store::Embedded,
+        &["--bind-address", "0.0.0.0"],
+    )
+    .expect("apiserver");
+    let server = format!("http://{}:{}", topo.host_ip, api.port);
+    let c = client(&api.url);
+
+    let web = create_service(
+        &c,
+        "web",
+        serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
+    )
+    .await;
+    set_endpoints(&c, "web", &topo.pod_ips, 8080, "TCP").await;
+    let sticky = create_service(
+        &c,
+        "sticky",
+        serde_json::json!({"sessionAffinity": "ClientIP", "ports": [{"port": 81, "targetPort": 8080}]}),
+    )
+    .await;
+    set_endpoints(&c, "sticky", &topo.pod_ips, 8080, "TCP").await;
+    let dns = create_service(
+        &c,
+        "dns",
+        serde_json::json!({"ports": [{"port": 53, "protocol": "UDP", "targetPort": 8080}]}),
+    )
+    .await;
+    set_endpoints(&c, "dns", &topo.pod_ips, 8080, "UDP").await;
+
+    let mut proxy = ProxyProcess::start(
+        &topo,
+        &server,
+        &["--metrics-bind-address", "127.0.0.1:10249"],
+    );
+    let healthz = proxy.healthz;
+    let health = wait_for("/healthz 200", Duration::from_secs(20), || async move {
+        match http_get(healthz, "/healthz") {
+            Some((200, body)) => Ok(body),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let health: serde_json::Value = serde_json::from_str(&health).expect("healthz JSON");
+    assert!(health["lastUpdated"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    assert!(health["currentTime"].is_string());
+
+    // ClusterIP: every endpoint answers.
+    let cluster_ip: std::net::Ipv4Addr = web.spec.cluster_ip.parse().unwrap();
+    let vip = SocketAddr::from((cluster_ip, 80));
+    let counts = answers_from(&topo.node_path(), vip, 90);
+    assert_eq!(
+        counts.keys().cloned().collect::<Vec<_>>(),
+        vec!["pod-0", "pod-1", "pod-2"],
+        "90 requests to the ClusterIP: {counts:?}"
+    );
+
+    // From a pod on the node: every pod answers, the sender itself too
+    // (hairpin, masqueraded so the reply returns through the bridge and
+    // conntrack).
+    let counts = answers_from(&topo.pod_path(0), vip, 90);
+    assert_eq!(
+        counts.keys().cloned().collect::<Vec<_>>(),
+        vec!["pod-0", "pod-1", "pod-2"],
+        "90 requests from pod-0 to the ClusterIP: {counts:?}"
+    );
+
+    // NodePort: answers on the node IP, from outside the node (the host).
+    let node_port = web.spec.ports[0].node_port as u16;
+    let np = SocketAddr::from((topo.node_ip, node_port));
+    let answer = tokio::task::spawn_blocking(move || ask(np)).await.unwrap();
+    assert!(
+        answer.as_deref().is_ok_and(|a| a.starts_with("pod-")),
+        "NodePort {np}: {answer:?}"
+    );
+
+    // ClientIP affinity: one client always reaches the same pod.
+    let sticky_vip = SocketAddr::from((
+        sticky
+            .spec
+            .cluster_ip
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap(),
+        81,
+    ));
+    let counts = answers_from(&topo.node_path(), sticky_vip, 20);
+    assert_eq!(counts.len(), 1, "affinity: {counts:?}");
+    assert!(counts.keys().all(|k| k.starts_with("pod-")), "{counts:?}");
+
+    // UDP through the ClusterIP.
+    let dns_vip = SocketAddr::from((
+        dns.spec.cluster_ip.parse::<std::net::Ipv4Addr>().unwrap(),
+        53,
+    ));
+    let udp_answer = in_netns(&topo.node_path(), move || {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.send_to(b"hi", dns_vip).unwrap();
+        let mut buf = [0u8; 64];
+        s.recv(&mut buf)
+            .map(|n| String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    });
+    assert!(
+        udp_answer.as_deref().is_ok_and(|a| a.starts_with("pod-")),
+        "UDP ClusterIP: {udp_answer:?}"
+    );
+
+    // Scale to zero: new connections are refused at once, not left hanging.
+    set_endpoints(&c, "web", &[], 8080, "TCP").await;
+    let scaled = Instant::now();
+    let t = &topo;
+    wait_for(
+        "connection refused",
+        Duration::from_secs(3),
+        || async move {
+            match connect_error_from_node(t, vip) {
+                Some(ErrorKind::ConnectionRefused) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(scaled.elapsed() < Duration::from_secs(3));
+    let started = Instant::now();
+    assert_eq!(
+        connect_error_from_node(&topo, vip),
+        Some(ErrorKind::ConnectionRefused)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the refusal is immediate, not a timeout"
+    );
+    let from_host = tokio::task::spawn_blocking(move || ask(np).err().map(|e| e.kind()))
+        .await
+        .unwrap();
+    assert_eq!(
+        from_host,
+        Some(ErrorKind::ConnectionRefused),
+        "NodePort without endpoints"
+    );
+
+    // And back: one endpoint answers again.
+    set_endpoints(&c, "web", &topo.pod_ips[1..2], 8080, "TCP").await;
+    wait_for(
+        "the ClusterIP answering again",
+        Duration::from_secs(3),
+        || async move {
+            let counts = answers_from(&t.node_path(), vip, 5);
+            if counts.keys().eq(["pod-1"].iter()) {
+                Ok(())
+            } else {
+                Err(format!("{counts:?}"))
+            }
+        },
+    )
+    .await;
+
+    // Metrics report the syncs.
+    let metrics = in_netns(&topo.node_path(), || {
+        http_get("127.0.0.1:10249".parse().unwrap(), "/metrics")
+    });
+    let (status, text) = metrics.expect("/metrics answers");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("kubeproxy_sync_proxy_rules_duration_seconds_count"),
+        "{text}"
+    );
+    assert!(text.contains("kubeproxy_programmed_services 3"), "{text}");
+
+    // SIGTERM leaves the table (as kube-proxy); cleanup removes it.
+    assert!(proxy.terminate(), "tug-proxy exits 0 on SIGTERM");
+    let table = topo.table();
+    let listed = topo.run_in_node("nft", &["list", "table", "ip", &table]);
+    assert!(listed.status.success(), "the table stays after SIGTERM");
+    for _ in 0..2 {
+        let out = topo.run_in_node(
+            env!("CARGO_BIN_EXE_tug-proxy"),
+            &["cleanup", "--table-name", &table],
+        );
+        assert!(
+            out.status.success(),
+            "cleanup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = topo.run_in_node("nft", &["list", "table", "ip", &table]);
+    assert!(!listed.status.success(), "cleanup deleted the table");
+}

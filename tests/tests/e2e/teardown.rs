@@ -2,6 +2,8 @@
 //! namespace, link, route, nftables table, mount, process or cgroup of
 //! the cluster's is left.
 
+use std::collections::BTreeSet;
+
 use tug_tests::host_state::HostState;
 
 use crate::support::E2e;
@@ -17,7 +19,20 @@ pub async fn down_leaves_nothing_behind(e2e: E2e) {
         ..
     } = e2e;
     let markers: Vec<String> = markers.into_inner().unwrap().into_iter().collect();
-    eprintln!("e2e story f: cluster down");
+    // The markers must find the running cluster's things, or finding
+    // none of them after `down` would prove nothing.
+    let running = HostState::capture().new_since(&before).mentioning(&markers);
+    let kinds: BTreeSet<&str> = running.0.iter().map(|(kind, _)| *kind).collect();
+    for kind in ["netns", "link", "route", "mount", "process", "cgroup"] {
+        assert!(
+            kinds.contains(kind),
+            "the running cluster shows no {kind} among its markers {markers:?}:\n{running}"
+        );
+    }
+    eprintln!(
+        "e2e story f: cluster down ({} things of it on the machine now)",
+        running.0.len()
+    );
     cluster.down().await.expect("cluster down");
     let after = HostState::capture();
     let appeared = after.new_since(&before);

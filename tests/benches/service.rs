@@ -22,7 +22,10 @@
 //!
 //! Each request is a new connection (busybox httpd speaks HTTP/1.0), so
 //! the figure includes what the proxy costs most: a conntrack entry and
-//! a trip through the service chains per connection.
+//! a trip through the service chains per connection. The client closes
+//! each connection with a reset, so thousands a second do not pile up
+//! in the server's TIME_WAIT and stall later connections (see
+//! [`http::get_and_reset`]); the rounds alternate A B, B A.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -146,7 +149,7 @@ fn requests_per_second(
             s.spawn(|| {
                 in_netns(netns, || {
                     while !stop.load(Ordering::Relaxed) {
-                        let why = match http::get(target, "/", Timeouts::default()) {
+                        let why = match http::get_and_reset(target, "/", Timeouts::default()) {
                             Ok(r) if r.status == 200 => {
                                 ok.fetch_add(1, Ordering::Relaxed);
                                 continue;
@@ -348,8 +351,13 @@ async fn run(args: Args) {
     let duration = Duration::from_secs(args.seconds);
     let (mut svc_rates, mut pod_rates) = (Vec::new(), Vec::new());
     let mut failures = Vec::new();
-    for _ in 0..args.rounds {
-        for (target, rates) in [(via_service, &mut svc_rates), (direct, &mut pod_rates)] {
+    for round in 0..args.rounds {
+        // A B, then B A: a drift over the run favours neither path.
+        let mut order = [(via_service, &mut svc_rates), (direct, &mut pod_rates)];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (target, rates) in order {
             let ns = netns.clone();
             let concurrency = args.concurrency;
             let rate = tokio::task::spawn_blocking(move || {
@@ -386,8 +394,12 @@ async fn run(args: Args) {
     if args.bulk_mib > 0 {
         let bytes = args.bulk_mib * 1024 * 1024;
         let (mut svc_bulk, mut pod_bulk) = (Vec::new(), Vec::new());
-        for _ in 0..args.rounds {
-            for (target, rates) in [(via_service, &mut svc_bulk), (direct, &mut pod_bulk)] {
+        for round in 0..args.rounds {
+            let mut order = [(via_service, &mut svc_bulk), (direct, &mut pod_bulk)];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for (target, rates) in order {
                 let ns = netns.clone();
                 let mbps =
                     tokio::task::spawn_blocking(move || bulk_mb_per_second(&ns, target, bytes))

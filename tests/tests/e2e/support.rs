@@ -35,8 +35,33 @@ pub struct E2e {
     /// directory, namespaces, links, addresses, pod UIDs), to tell its
     /// leftovers from other programs' changes.
     pub markers: Mutex<BTreeSet<String>>,
-    /// Scratch space: the image archive, edited manifests.
-    pub work: tempfile::TempDir,
+    /// Scratch space: the image archive, edited manifests, and the
+    /// cluster's state directory (its logs).
+    pub work: WorkDir,
+}
+
+/// A temporary directory removed when dropped, except while a story
+/// fails: then it is kept, with the cluster's logs, and named on stderr.
+pub struct WorkDir(Option<tempfile::TempDir>);
+
+impl WorkDir {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("present until dropped").path()
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            if std::thread::panicking() {
+                eprintln!(
+                    "e2e: failed; logs and state kept in {}",
+                    dir.keep().display()
+                );
+            }
+        }
+    }
 }
 
 /// The repository's `manifests/` directory.
@@ -82,7 +107,7 @@ impl E2e {
             return None;
         }
         let before = HostState::capture();
-        let work = tempfile::tempdir().expect("temp dir");
+        let work = WorkDir(Some(tempfile::tempdir().expect("temp dir")));
         let archive = tug_tests::images::demo_archive(work.path());
         let bin_dir = tug_tests::bins::workspace_binary("tug-apiserver")
             .parent()

@@ -9,6 +9,13 @@
 //! - [`userspace`] is the fallback for machines without nftables;
 //! - [`server`] serves `/healthz` and `/metrics` from [`metrics`];
 //! - [`sysctl`] sets the node's forwarding settings.
+//!
+//! When a UDP endpoint goes away its conntrack entries are deleted, so
+//! clients' flows move to a live endpoint; TCP connections are left alone
+//! on purpose, so a terminating pod finishes its in-flight requests
+//! (graceful termination), as kube-proxy does. The rules stay when the
+//! proxy exits (SIGTERM), so traffic keeps flowing across a restart;
+//! `tug-proxy cleanup` removes them.
 
 #![warn(missing_docs)]
 

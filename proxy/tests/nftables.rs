@@ -230,3 +230,110 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     let listed = topo.run_in_node("nft", &["list", "table", "ip", &table]);
     assert!(!listed.status.success(), "cleanup deleted the table");
 }
+
+/// The chain names in the node's table (empty if there is no table).
+fn chains(topo: &Topology) -> Vec<String> {
+    let out = topo.run_in_node("nft", &["list", "table", "ip", &topo.table()]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("chain "))
+        .map(|l| l.trim_end_matches(" {").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_proxy_removes_leftovers_and_full_syncs_repair_the_table() {
+    if !prerequisites("nftables proxy restart", &["ip", "nft"]) {
+        return;
+    }
+    let topo = Topology::create(1);
+    let api = ApiServerProcess::start_with_args(
+        &workspace_binary("tug-apiserver"),
+        Store::Embedded,
+        &["--bind-address", "0.0.0.0"],
+    )
+    .expect("apiserver");
+    let server = format!("http://{}:{}", topo.host_ip, api.port);
+    let c = client(&api.url);
+    let gone = create_service(&c, "gone", serde_json::json!({"ports": [{"port": 80}]})).await;
+    set_endpoints(&c, "gone", &topo.pod_ips, 8080, "TCP").await;
+    let kept = create_service(
+        &c,
+        "kept",
+        serde_json::json!({"ports": [{"port": 80, "targetPort": 8080}]}),
+    )
+    .await;
+    set_endpoints(&c, "kept", &topo.pod_ips, 8080, "TCP").await;
+
+    let extra = ["--sync-period", "1s"];
+    let mut proxy = ProxyProcess::start(&topo, &server, &extra);
+    let t = &topo;
+    wait_for(
+        "chains of both services",
+        Duration::from_secs(20),
+        || async move {
+            let names = chains(t);
+            let n = names
+                .iter()
+                .filter(|c| c.starts_with("service-") && c.contains("default/"))
+                .count();
+            if n == 2 {
+                Ok(())
+            } else {
+                Err(format!("{names:?}"))
+            }
+        },
+    )
+    .await;
+
+    // While the proxy is down, a service goes away.
+    assert!(proxy.terminate());
+    tug_client::Api::<tug_api::core::Service>::namespaced(c.clone(), "default")
+        .delete(&gone.metadata.name, &Default::default())
+        .await
+        .expect("deleting a service");
+    let mut proxy = ProxyProcess::start(&topo, &server, &extra);
+    wait_for(
+        "the deleted service's chains gone",
+        Duration::from_secs(20),
+        || async move {
+            let names = chains(t);
+            let stale = names.iter().any(|c| c.contains("default/gone/"));
+            let live = names.iter().any(|c| c.contains("default/kept/"));
+            if !stale && live {
+                Ok(())
+            } else {
+                Err(format!("{names:?}"))
+            }
+        },
+    )
+    .await;
+
+    // Someone flushes the table: the next full sync (every second here)
+    // puts the rules back.
+    let vip = SocketAddr::from((
+        kept.spec.cluster_ip.parse::<std::net::Ipv4Addr>().unwrap(),
+        80,
+    ));
+    let flushed = topo.run_in_node("nft", &["flush", "table", "ip", &topo.table()]);
+    assert!(flushed.status.success());
+    wait_for(
+        "the ClusterIP answering after a flush",
+        Duration::from_secs(10),
+        || async move {
+            let counts = answers_from(&t.node_path(), vip, 1);
+            if counts.contains_key("pod-0") {
+                Ok(())
+            } else {
+                Err(format!("{counts:?}"))
+            }
+        },
+    )
+    .await;
+    assert!(proxy.terminate());
+    let out = topo.run_in_node(
+        env!("CARGO_BIN_EXE_tug-proxy"),
+        &["cleanup", "--table-name", &topo.table()],
+    );
+    assert!(out.status.success());
+}

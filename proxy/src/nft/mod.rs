@@ -38,6 +38,14 @@ impl NftProxier {
     /// failed), else only what changed; nothing at all when nothing did.
     pub async fn sync(&mut self, model: &ProxyModel, full: bool) -> anyhow::Result<SyncReport> {
         let full = full || self.applied.is_none();
+        if !full && *model == self.applied_model {
+            // Same model, same rules: skip rendering altogether.
+            return Ok(SyncReport {
+                full,
+                applied: false,
+                statements: 0,
+            });
+        }
         if self.applied.is_none() {
             self.applied = match exec::list_table(&self.config.table).await? {
                 Some(listing) => Some(parse_listing(&self.config.table, &listing)),

@@ -21,13 +21,14 @@
 //! 5. `nat-postrouting` → `masquerading`: marked packets (mark 0x4000) are
 //!    masqueraded, the mark cleared.
 
+use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Endpoint, ProxyModel, ServicePort, ServicePortName};
-use crate::nft::ruleset::Ruleset;
+use crate::nft::ruleset::{Chain, Ruleset};
 
 /// The mark bit that asks `masquerading` to SNAT a packet (kube-proxy's).
 pub const MASQUERADE_MARK: u32 = 0x4000;
@@ -168,66 +169,61 @@ fn service_port(rs: &mut Ruleset, port: &ServicePort, config: &RenderConfig) {
         rs.element(SERVICE_NODEPORTS, key, format!("goto {ext}"));
     }
 
-    let chain = rs.chain(&svc_chain);
+    // Names are computed once per endpoint: rendering 10,000 endpoints
+    // is on every sync's path.
+    let endpoint_chains: Vec<String> = port
+        .endpoints
+        .iter()
+        .map(|ep| endpoint_chain_name(id, ep))
+        .collect();
+    let mut rules = Vec::with_capacity(port.endpoints.len() + 2);
     if let Some(cidr) = config.cluster_cidr {
-        chain.rules.push(format!(
+        rules.push(format!(
             "ip daddr {} {proto} dport {} ip saddr != {cidr} jump {MARK_FOR_MASQUERADE}",
             port.cluster_ip, id.port
         ));
     }
-    if port.affinity_timeout.is_some() {
-        for ep in &port.endpoints {
-            chain.rules.push(format!(
-                "ip saddr @{} goto {}",
-                affinity_set_name(id, ep),
-                endpoint_chain_name(id, ep)
-            ));
+    let mut affinity_sets = Vec::new();
+    if let Some(timeout) = port.affinity_timeout {
+        for (ep, chain) in port.endpoints.iter().zip(&endpoint_chains) {
+            let set = affinity_set_name(id, ep);
+            rules.push(format!("ip saddr @{set} goto {chain}"));
+            rs.dynamic_set(
+                &set,
+                format!("type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ;"),
+            );
+            affinity_sets.push(set);
         }
     }
-    let targets: Vec<String> = port
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, ep)| format!("{i} : goto {}", endpoint_chain_name(id, ep)))
-        .collect();
-    chain.rules.push(format!(
-        "numgen random mod {} vmap {{ {} }}",
-        port.endpoints.len(),
-        targets.join(", ")
-    ));
-
-    for ep in &port.endpoints {
-        endpoint(rs, port, ep);
+    let mut dispatch = format!("numgen random mod {} vmap {{ ", port.endpoints.len());
+    for (i, chain) in endpoint_chains.iter().enumerate() {
+        if i > 0 {
+            dispatch.push_str(", ");
+        }
+        let _ = write!(dispatch, "{i} : goto {chain}");
     }
-}
+    dispatch.push_str(" }");
+    rules.push(dispatch);
+    rs.chains.insert(svc_chain, Chain { hook: None, rules });
 
-/// The chain (and affinity set) of one endpoint.
-fn endpoint(rs: &mut Ruleset, port: &ServicePort, ep: &Endpoint) {
-    let id = &port.id;
-    let name = endpoint_chain_name(id, ep);
-    rs.rule(
-        &name,
-        format!("ip saddr {} jump {MARK_FOR_MASQUERADE}", ep.ip),
-    );
-    if let Some(timeout) = port.affinity_timeout {
-        let set = affinity_set_name(id, ep);
-        rs.dynamic_set(
-            &set,
-            format!("type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ;"),
-        );
-        rs.rule(&name, format!("update @{set} {{ ip saddr }}"));
+    for (i, (ep, name)) in port.endpoints.iter().zip(endpoint_chains).enumerate() {
+        // Hairpin: a pod reaching itself through the service is
+        // masqueraded, or it would answer itself directly.
+        let mut rules = vec![format!("ip saddr {} jump {MARK_FOR_MASQUERADE}", ep.ip)];
+        if let Some(set) = affinity_sets.get(i) {
+            rules.push(format!("update @{set} {{ ip saddr }}"));
+        }
+        rules.push(format!("meta l4proto {proto} dnat to {ep}"));
+        rs.chains.insert(name, Chain { hook: None, rules });
     }
-    rs.rule(
-        &name,
-        format!("meta l4proto {} dnat to {}", id.protocol.nft(), ep),
-    );
 }
 
 /// An 8-hex-digit hash of `text`, so names stay unique however they are
 /// truncated or spelled.
 fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
-    digest[..4].iter().map(|b| format!("{b:02X}")).collect()
+    let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    format!("{n:08X}")
 }
 
 /// `service-<hash>-ns/name/tcp/80`.

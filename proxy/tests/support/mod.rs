@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -106,6 +106,10 @@ impl Topology {
     /// A node with `pods` pod namespaces, each answering its name
     /// (`pod-0`, ...) on TCP and UDP port 8080.
     pub fn create(pods: usize) -> Topology {
+        // Tests of one binary run in parallel: choosing a free subnet and
+        // taking it must not interleave.
+        static CREATING: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
         let seq = SEQ.fetch_add(1, Ordering::SeqCst);
         let id = std::process::id() % 10000;
         let tag = format!("px{id}{seq}");

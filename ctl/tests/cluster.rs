@@ -215,16 +215,45 @@ fn kubeconfig_flag_merges_the_context_and_down_takes_it_out() {
     assert!(left.contains("https://10.0.0.1:6443"), "{left}");
 }
 
+/// Several runc nodes on one machine: each a network namespace with its
+/// own address (printed for NodePorts) and its own proxy, shown by
+/// `status`; without root, a one-line refusal.
 #[test]
-fn a_runc_cluster_on_one_machine_has_one_node() {
+fn runc_nodes_each_get_a_namespace_an_address_and_a_proxy() {
     let env = Env::new("runc");
-    let (up, _down) = env.up(&["--runtime", "runc", "--nodes", "2"]);
-    let line = up.one_error_line();
-    assert!(
-        line.contains("one node") || line.contains("run as root"),
-        "{line}"
-    );
-    assert!(!env.state_dir().join("cluster.json").exists());
+    let (up, _down) = env.up(&[
+        "--runtime",
+        "runc",
+        "--nodes",
+        "2",
+        "--kubelet-arg=--eviction-hard=nodefs.available<1Gi",
+    ]);
+    if !tug_cluster::process::is_root() {
+        let line = up.one_error_line();
+        assert!(line.contains("run as root"), "{line}");
+        assert!(!env.state_dir().join("cluster.json").exists());
+        return;
+    }
+    let up = up.ok();
+    for node in ["node-0", "node-1"] {
+        assert!(
+            up.stdout.contains(&format!("node {node}: 10.250.")),
+            "{}",
+            up.stdout
+        );
+    }
+    let status = env.tugctl(&["cluster", "status", "--name", &env.name]).ok();
+    for proxy in ["proxy-node-0", "proxy-node-1"] {
+        let row = status
+            .stdout
+            .lines()
+            .map(cells)
+            .find(|l| l[0] == proxy)
+            .unwrap_or_else(|| panic!("no {proxy} row: {}", status.stdout));
+        assert_eq!(row[2..], ["Running", "healthz ok"], "{}", status.stdout);
+    }
+    env.tugctl(&["cluster", "down", "--name", &env.name]).ok();
+    assert!(!env.state_dir().exists());
 }
 
 #[test]

@@ -4,7 +4,10 @@
 pub mod apiserver;
 pub mod bins;
 pub mod etcd;
+pub mod http;
 pub mod images;
 pub mod net;
+pub mod netns;
+pub mod prereq;
 pub mod proxy;
 pub mod registry;

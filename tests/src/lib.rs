@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod bins;
 pub mod etcd;
+pub mod host_state;
 pub mod http;
 pub mod images;
 pub mod net;

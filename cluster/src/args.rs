@@ -4,14 +4,24 @@
 //!
 //! The spec's extra arguments come last, after the launcher's own.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use crate::component::NodeGroup;
 use crate::spec::{ClusterSpec, Runtime};
 
-/// `tug-apiserver` on loopback `port`, its store in `data_dir` or, when
-/// given, on etcd at `etcd_url`.
+/// The kubelet API port of a netns node (on the node's own address).
+pub const KUBELET_PORT: u16 = 10250;
+/// The `tug-proxy` `/healthz` port of a netns node.
+pub const PROXY_HEALTHZ_PORT: u16 = 10256;
+/// The controller-manager's `--cluster-cidr` unless told otherwise.
+pub const DEFAULT_CLUSTER_CIDR: &str = "10.244.0.0/16";
+
+/// `tug-apiserver` on `bind:port` (loopback, or the netns nodes' LAN
+/// address: never every address, there is no authentication yet), its
+/// store in `data_dir` or, when given, on etcd at `etcd_url`.
 pub fn apiserver(
+    bind: IpAddr,
     port: u16,
     data_dir: &Path,
     etcd_url: Option<&str>,
@@ -19,7 +29,7 @@ pub fn apiserver(
 ) -> Vec<String> {
     let mut args = vec![
         "--bind-address".to_string(),
-        "127.0.0.1".into(),
+        bind.to_string(),
         "--insecure-port".into(),
         port.to_string(),
         "--data-dir".into(),
@@ -135,6 +145,96 @@ pub fn runc_kubelet(
     args
 }
 
+/// A runc node in its own network namespace, reached at `node_ip`: the
+/// kubelet API on `node_ip`:[`KUBELET_PORT`], its state in `root_dir`,
+/// its pods' cgroups under `cgroup_root` (the kubelet appends the node's
+/// name).
+pub fn netns_kubelet(
+    master: &str,
+    name: &str,
+    node_ip: Ipv4Addr,
+    root_dir: &Path,
+    cgroup_root: &str,
+    max_pods: u32,
+    extra: &[String],
+) -> Vec<String> {
+    let ip = node_ip.to_string();
+    let mut args = vec![
+        "--runtime".to_string(),
+        "runc".into(),
+        "--master".into(),
+        master.to_string(),
+        "--node-name".into(),
+        name.to_string(),
+        "--node-ip".into(),
+        ip.clone(),
+        "--address".into(),
+        ip,
+        "--port".into(),
+        KUBELET_PORT.to_string(),
+        "--root-dir".into(),
+        root_dir.display().to_string(),
+        "--cgroup-root".into(),
+        cgroup_root.to_string(),
+        "--max-pods".into(),
+        max_pods.to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `tug-proxy` of node `name` at `node_ip`: ClusterIP traffic from outside
+/// `cluster_cidr` is masqueraded; `/healthz` on
+/// `node_ip`:[`PROXY_HEALTHZ_PORT`].
+pub fn proxy(
+    master: &str,
+    name: &str,
+    node_ip: Ipv4Addr,
+    cluster_cidr: &str,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--master".to_string(),
+        master.to_string(),
+        "--hostname-override".into(),
+        name.to_string(),
+        "--node-ip".into(),
+        node_ip.to_string(),
+        "--cluster-cidr".into(),
+        cluster_cidr.to_string(),
+        "--healthz-bind-address".into(),
+        SocketAddr::from((node_ip, PROXY_HEALTHZ_PORT)).to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The pod range a controller-manager run with `args` allocates from.
+pub fn cluster_cidr(args: &[String]) -> String {
+    flag_value(args, "--cluster-cidr")
+        .unwrap_or(DEFAULT_CLUSTER_CIDR)
+        .to_string()
+}
+
+/// Where a `tug-proxy` run with `args` answers `/healthz`.
+pub fn healthz_address(args: &[String]) -> Option<SocketAddr> {
+    flag_value(args, "--healthz-bind-address")?.parse().ok()
+}
+
+/// The value of the last `flag` in `args` (`--flag=value` or `--flag value`).
+pub fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let mut found = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == flag {
+            found = iter.next().map(String::as_str).or(found);
+        } else if let Some(value) = arg.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+            found = Some(value);
+        }
+    }
+    found
+}
+
 /// A single-member etcd with its data in `data_dir`, serving clients on
 /// `client_port` and peers on `peer_port` (loopback only).
 pub fn etcd(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[String]) -> Vec<String> {
@@ -160,19 +260,7 @@ pub fn etcd(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[String])
 /// leader: `--leader-elect` is on unless the last occurrence says false
 /// (`--leader-elect=false` or `--leader-elect false`).
 pub fn leader_elect(args: &[String]) -> bool {
-    let mut on = true;
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let value = if arg == "--leader-elect" {
-            iter.next().map(String::as_str)
-        } else {
-            arg.strip_prefix("--leader-elect=")
-        };
-        if let Some(value) = value {
-            on = value != "false";
-        }
-    }
-    on
+    flag_value(args, "--leader-elect").is_none_or(|v| v != "false")
 }
 
 #[cfg(test)]
@@ -201,7 +289,14 @@ mod tests {
 
     #[test]
     fn apiserver_on_loopback_with_its_store() {
-        let args = apiserver(6443, Path::new("/s/apiserver"), None, &strings(&["--v=1"]));
+        let loopback = IpAddr::from(Ipv4Addr::LOCALHOST);
+        let args = apiserver(
+            loopback,
+            6443,
+            Path::new("/s/apiserver"),
+            None,
+            &strings(&["--v=1"]),
+        );
         assert_eq!(
             args,
             strings(&[
@@ -214,7 +309,13 @@ mod tests {
                 "--v=1"
             ])
         );
-        let args = apiserver(1, Path::new("/d"), Some("http://127.0.0.1:2379"), &[]);
+        let args = apiserver(
+            loopback,
+            1,
+            Path::new("/d"),
+            Some("http://127.0.0.1:2379"),
+            &[],
+        );
         assert_eq!(
             args[6..],
             strings(&["--etcd-servers", "http://127.0.0.1:2379"])
@@ -270,6 +371,63 @@ mod tests {
                 "--leader-elect-lease-duration=2s"
             ])
         );
+    }
+
+    #[test]
+    fn netns_nodes_serve_on_their_own_address() {
+        let ip = Ipv4Addr::new(10, 250, 3, 2);
+        let m = "http://10.250.3.1:6443";
+        let args = netns_kubelet(
+            m,
+            "node-0",
+            ip,
+            Path::new("/s/nodes/node-0"),
+            "/tugboat-t-abc123",
+            110,
+            &strings(&["--eviction-hard=nodefs.available<1Gi"]),
+        );
+        assert_eq!(flag_value(&args, "--node-ip"), Some("10.250.3.2"));
+        assert_eq!(flag_value(&args, "--address"), Some("10.250.3.2"));
+        assert_eq!(flag_value(&args, "--port"), Some("10250"));
+        assert_eq!(flag_value(&args, "--root-dir"), Some("/s/nodes/node-0"));
+        assert_eq!(
+            flag_value(&args, "--cgroup-root"),
+            Some("/tugboat-t-abc123")
+        );
+        assert_eq!(flag_value(&args, "--master"), Some(m));
+        assert_eq!(args.last().unwrap(), "--eviction-hard=nodefs.available<1Gi");
+
+        let args = proxy(
+            m,
+            "node-0",
+            ip,
+            "10.244.0.0/16",
+            &strings(&["--min-sync-period=0s"]),
+        );
+        assert_eq!(flag_value(&args, "--hostname-override"), Some("node-0"));
+        assert_eq!(flag_value(&args, "--cluster-cidr"), Some("10.244.0.0/16"));
+        assert_eq!(
+            healthz_address(&args),
+            Some(SocketAddr::from((ip, PROXY_HEALTHZ_PORT)))
+        );
+        assert_eq!(args.last().unwrap(), "--min-sync-period=0s");
+    }
+
+    #[test]
+    fn the_proxy_gets_the_controller_managers_pod_range() {
+        let m = "http://127.0.0.1:1";
+        assert_eq!(
+            cluster_cidr(&controller_manager(m, 3, &[])),
+            DEFAULT_CLUSTER_CIDR
+        );
+        let own = strings(&["--cluster-cidr=10.0.0.0/8"]);
+        assert_eq!(cluster_cidr(&controller_manager(m, 3, &own)), "10.0.0.0/8");
+        assert_eq!(
+            cluster_cidr(&controller_manager(m, 500, &[])),
+            LARGE_CLUSTER_CIDR
+        );
+        let spaced = strings(&["--cluster-cidr", "10.1.0.0/16"]);
+        assert_eq!(cluster_cidr(&spaced), "10.1.0.0/16");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub const SCHEDULER: &str = "tug-scheduler";
 pub const CONTROLLER_MANAGER: &str = "tug-controller-manager";
 /// The node agent program.
 pub const KUBELET: &str = "tug-kubelet";
+/// The service proxy program (netns nodes).
+pub const PROXY: &str = "tug-proxy";
 /// etcd, for `--store etcd`.
 pub const ETCD: &str = "etcd";
 

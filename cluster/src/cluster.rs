@@ -2,6 +2,7 @@
 //! on purpose (tests), stop it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::Mutex;
@@ -17,10 +18,11 @@ use crate::component::{node_groups, ComponentId, NodeGroup, Role};
 use crate::error::{io, Error, Result};
 use crate::health::{self, ComponentHealth, Observations, Status};
 use crate::kubeconfig;
+use crate::netns::{self, Lan, NodeNamespace};
 use crate::paths;
 use crate::process::{self, Launch};
-use crate::spec::{ClusterSpec, Runtime, Store};
-use crate::state::{ClusterState, ComponentRecord, NodeTemplate, STATE_VERSION};
+use crate::spec::{ClusterSpec, NodeNetwork, Runtime, Store};
+use crate::state::{ClusterState, ComponentRecord, NetworkState, NodeTemplate, STATE_VERSION};
 
 /// How often readiness is polled.
 const POLL: Duration = Duration::from_millis(100);
@@ -39,7 +41,12 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The order `down` stops components in: clients of the apiserver first,
 /// then the apiserver, then its store.
 const STOP_ORDER: &[&[Role]] = &[
-    &[Role::Kubelet, Role::Scheduler, Role::ControllerManager],
+    &[
+        Role::Proxy,
+        Role::Kubelet,
+        Role::Scheduler,
+        Role::ControllerManager,
+    ],
     &[Role::ApiServer],
     &[Role::Etcd],
 ];
@@ -80,18 +87,21 @@ impl Cluster {
             if old.any_running() {
                 return Err(Error::AlreadyRunning { name: spec.name });
             }
+            // A crashed launcher's leftovers: pods, namespaces, the LAN.
+            reset_runc_nodes(&old);
+            remove_network(&old);
         }
         remove_owned_entries(&spec.state_dir)?;
         let locator = BinaryLocator::new(spec.bin_dir.as_deref());
-        let binaries = Binaries::find(&locator, spec.store)?;
+        let network = spec.network();
+        let binaries = Binaries::find(&locator, spec.store, network)?;
         let api_port = spec.api_port.unwrap_or_else(free_port);
-        let url = api_url(api_port);
-        let state = ClusterState {
+        let mut state = ClusterState {
             version: STATE_VERSION,
             name: spec.name.clone(),
             runtime: spec.runtime,
             store: spec.store,
-            url: url.clone(),
+            url: api_url(Ipv4Addr::LOCALHOST.into(), api_port),
             api_port,
             state_dir: spec.state_dir.clone(),
             kubeconfig: spec.state_dir.join(paths::KUBECONFIG_FILE),
@@ -105,10 +115,25 @@ impl Cluster {
                 max_pods: spec.node_max_pods,
                 extra_args: spec.extra_args.kubelet.clone(),
             },
+            network: None,
             components: Vec::new(),
         };
+        if let Some(proxy) = binaries
+            .proxy
+            .clone()
+            .filter(|_| network == NodeNetwork::Netns)
+        {
+            state.network = Some(create_network(&spec, proxy)?);
+            state.url = api_url(state.api_host(), api_port);
+            // Recorded at once: a crash from here on leaves a bridge that
+            // the next `down` must find.
+            if let Err(e) = state.write() {
+                remove_network(&state);
+                return Err(e);
+            }
+        }
         let mut cluster = Cluster {
-            client: client_for(&url)?,
+            client: client_for(&state.url)?,
             state,
             children: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
@@ -148,6 +173,7 @@ impl Cluster {
                 &binaries.scheduler,
                 args,
                 None,
+                None,
             )?;
         }
         for i in 0..spec.controller_managers {
@@ -160,10 +186,11 @@ impl Cluster {
                 &binaries.controller_manager,
                 args,
                 None,
+                None,
             )?;
         }
         for group in node_groups(spec.nodes, spec.hollow_nodes_per_process) {
-            self.spawn_kubelet(group)?;
+            self.start_node(group, &spec.image_archives)?;
         }
         let everyone: Vec<ComponentId> =
             self.state.components.iter().map(|c| c.id.clone()).collect();
@@ -179,7 +206,7 @@ impl Cluster {
             let _ = std::fs::remove_dir_all(&data_dir);
             let client_port = free_port();
             let args = args::etcd(&data_dir, client_port, free_port(), extra);
-            self.spawn(id.clone(), Role::Etcd, binary, args, None)?;
+            self.spawn(id.clone(), Role::Etcd, binary, args, None, None)?;
             let deadline = Instant::now() + self.ready_timeout;
             loop {
                 match self.exited(&id) {
@@ -223,16 +250,17 @@ impl Cluster {
                 // The port we chose was taken before the apiserver bound it.
                 let port = free_port();
                 self.state.api_port = port;
-                self.state.url = api_url(port);
+                self.state.url = api_url(self.state.api_host(), port);
                 self.client = client_for(&self.state.url)?;
             }
             let args = args::apiserver(
+                self.state.api_host(),
                 self.state.api_port,
                 &data_dir,
                 etcd_url,
                 &spec.extra_args.apiserver,
             );
-            self.spawn(id.clone(), Role::ApiServer, binary, args, None)?;
+            self.spawn(id.clone(), Role::ApiServer, binary, args, None, None)?;
             match self
                 .wait_ready(std::slice::from_ref(&id), spec.ready_timeout)
                 .await
@@ -244,11 +272,102 @@ impl Cluster {
         unreachable!("the last attempt returns")
     }
 
-    /// A kubelet process for `group`.
-    fn spawn_kubelet(&mut self, group: NodeGroup) -> Result<ComponentId> {
+    /// The processes of node group `group`: its kubelet and, for a netns
+    /// node, first its namespace and image imports, then its `tug-proxy`.
+    /// Returns the components started.
+    fn start_node(&mut self, group: NodeGroup, archives: &[PathBuf]) -> Result<Vec<ComponentId>> {
+        if self.state.network.is_none() {
+            let runc = self.state.node_template.runtime == Runtime::Runc;
+            if runc && !archives.is_empty() {
+                self.import_images(&group.name, archives)?;
+            }
+            return Ok(vec![self.spawn_kubelet(group, None)?]);
+        }
+        let node = group.name.clone();
+        let namespace = self.add_namespace(&node)?;
+        self.import_images(&node, archives)?;
+        let kubelet = self.spawn_kubelet(group, Some(&namespace))?;
+        let network = self.state.network.as_ref().expect("checked above");
+        let args = args::proxy(
+            &self.state.url,
+            &node,
+            namespace.ip,
+            &network.cluster_cidr,
+            &network.proxy_args,
+        );
+        let binary = network.proxy_binary.clone();
+        let proxy = ComponentId::proxy(&node);
+        self.spawn(
+            proxy.clone(),
+            Role::Proxy,
+            &binary,
+            args,
+            None,
+            Some(namespace.path()),
+        )?;
+        Ok(vec![kubelet, proxy])
+    }
+
+    /// A namespace for `node` on the cluster's LAN, recorded at once.
+    fn add_namespace(&mut self, node: &str) -> Result<NodeNamespace> {
+        let network = self.state.network.as_mut().expect("a netns cluster");
+        let namespace = network.lan.add_node(node)?;
+        network.nodes.push(namespace.clone());
+        self.state.write()?;
+        Ok(namespace)
+    }
+
+    /// Import the OCI `archives` into node `node`'s image store (its
+    /// kubelet must not run: it keeps the store's index in memory).
+    fn import_images(&self, node: &str, archives: &[PathBuf]) -> Result<()> {
+        if archives.is_empty() {
+            return Ok(());
+        }
+        let root_dir = paths::node_dir(&self.state.state_dir, node);
+        let out = std::process::Command::new(&self.state.node_template.binary)
+            .args(["image", "import", "--root-dir"])
+            .arg(&root_dir)
+            .args(archives)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(io("running tug-kubelet image import"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "importing images into node {node} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    /// A kubelet process for `group`, in `namespace` when given.
+    fn spawn_kubelet(
+        &mut self,
+        group: NodeGroup,
+        namespace: Option<&NodeNamespace>,
+    ) -> Result<ComponentId> {
         let template = &self.state.node_template;
-        let args = match template.runtime {
-            Runtime::Fake => args::kubelet_with(
+        let root_dir = paths::node_dir(&self.state.state_dir, &group.name);
+        let args = match (template.runtime, namespace, &self.state.network) {
+            (Runtime::Runc, Some(ns), Some(network)) => args::netns_kubelet(
+                &self.state.url,
+                &group.name,
+                ns.ip,
+                &root_dir,
+                &network.cgroup_root,
+                template.max_pods,
+                &template.extra_args,
+            ),
+            (Runtime::Runc, _, _) => args::runc_kubelet(
+                &self.state.url,
+                &group.name,
+                &root_dir,
+                free_port(),
+                template.max_pods,
+                &template.extra_args,
+            ),
+            (Runtime::Fake, _, _) => args::kubelet_with(
                 &self.state.url,
                 &group,
                 template.runtime,
@@ -257,18 +376,11 @@ impl Cluster {
                 template.max_pods,
                 &template.extra_args,
             ),
-            Runtime::Runc => args::runc_kubelet(
-                &self.state.url,
-                &group.name,
-                &paths::node_dir(&self.state.state_dir, &group.name),
-                free_port(),
-                template.max_pods,
-                &template.extra_args,
-            ),
         };
         let binary = template.binary.clone();
         let id = ComponentId::kubelet(&group.name);
-        self.spawn(id.clone(), Role::Kubelet, &binary, args, Some(group))?;
+        let netns = namespace.map(NodeNamespace::path);
+        self.spawn(id.clone(), Role::Kubelet, &binary, args, Some(group), netns)?;
         Ok(id)
     }
 
@@ -280,6 +392,7 @@ impl Cluster {
         binary: &Path,
         args: Vec<String>,
         nodes: Option<NodeGroup>,
+        netns: Option<PathBuf>,
     ) -> Result<()> {
         let env = if role == Role::Etcd {
             BTreeMap::new()
@@ -301,6 +414,7 @@ impl Cluster {
             pid: 0,
             start_ticks: None,
             nodes,
+            netns,
         };
         self.launch(&mut record, true)?;
         self.state.components.retain(|c| c.id != record.id);
@@ -317,6 +431,7 @@ impl Cluster {
             env: &env,
             log: &record.log,
             truncate_log: fresh_log,
+            netns: record.netns.as_deref(),
         })?;
         record.pid = started.child.id();
         record.start_ticks = started.start_ticks;
@@ -345,7 +460,8 @@ impl Cluster {
             children: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
             ready_timeout: DEFAULT_READY_TIMEOUT,
-            detached: false,
+            // Not ours to stop: only `down` does.
+            detached: true,
             remove_state_on_drop: false,
         })
     }
@@ -367,7 +483,8 @@ impl Cluster {
         &self.state.name
     }
 
-    /// The apiserver URL, `http://127.0.0.1:<port>`.
+    /// The apiserver URL: `http://127.0.0.1:<port>`, or on the LAN's host
+    /// address with netns nodes.
     pub fn url(&self) -> &str {
         &self.state.url
     }
@@ -420,6 +537,50 @@ impl Cluster {
             .iter()
             .find(|c| c.node_names().iter().any(|n| n == node))
             .map(|c| c.id.clone())
+    }
+
+    /// The `tug-proxy` of node `node` (netns nodes only).
+    pub fn proxy_of(&self, node: &str) -> Option<ComponentId> {
+        let id = ComponentId::proxy(node);
+        self.state.component(&id).map(|_| id)
+    }
+
+    /// The address of node `node` on the LAN (netns nodes only): where its
+    /// kubelet API (10250), its proxy's `/healthz` (10256) and its
+    /// NodePorts answer.
+    pub fn node_ip(&self, node: &str) -> Option<Ipv4Addr> {
+        Some(self.state.network.as_ref()?.node(node)?.ip)
+    }
+
+    /// The network namespace of node `node` (`/run/netns/<name>`, for
+    /// `setns`), netns nodes only.
+    pub fn node_netns(&self, node: &str) -> Option<PathBuf> {
+        Some(self.state.network.as_ref()?.node(node)?.path())
+    }
+
+    /// The LAN of a netns cluster.
+    pub fn lan(&self) -> Option<&Lan> {
+        self.state.network.as_ref().map(|n| &n.lan)
+    }
+
+    /// Node `node` fails: its kubelet and proxy are killed (SIGKILL) and
+    /// its link taken down, so nothing reaches it or leaves it. Its
+    /// containers keep running (as on a machine that dropped off the
+    /// network); `down` still removes them.
+    pub fn cut_off_node(&mut self, node: &str) -> Result<()> {
+        let namespace = self
+            .state
+            .network
+            .as_ref()
+            .and_then(|n| n.node(node))
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("no netns node {node:?} in this cluster")))?;
+        for id in [ComponentId::kubelet(node), ComponentId::proxy(node)] {
+            if self.state.component(&id).is_some() {
+                self.kill(&id)?;
+            }
+        }
+        namespace.cut_off()
     }
 
     /// The running component currently holding `role`'s Lease (scheduler,
@@ -479,18 +640,18 @@ impl Cluster {
             .await
     }
 
-    /// Start one more node, `name`, in its own kubelet process, and wait
-    /// until it is `Ready`.
+    /// Start one more node, `name`, in its own kubelet process (and, in a
+    /// netns cluster, its own namespace with a proxy), and wait until it
+    /// is `Ready`. Returns its kubelet.
     pub async fn add_node(&mut self, name: &str) -> Result<ComponentId> {
         if self.node_names().iter().any(|n| n == name) {
             return Err(Error::Invalid(format!(
                 "the cluster already has a node {name:?}"
             )));
         }
-        let id = self.spawn_kubelet(NodeGroup::single(name))?;
-        self.wait_ready(std::slice::from_ref(&id), self.ready_timeout)
-            .await?;
-        Ok(id)
+        let ids = self.start_node(NodeGroup::single(name), &[])?;
+        self.wait_ready(&ids, self.ready_timeout).await?;
+        Ok(ids[0].clone())
     }
 
     /// The health of every component.
@@ -532,7 +693,9 @@ impl Cluster {
     }
 
     /// Stop every component (SIGTERM, then SIGKILL after a grace period),
-    /// take the cluster out of the extra kubeconfig, and remove its state.
+    /// remove what runc nodes leave (pods, mounts, cgroups) and the nodes'
+    /// namespaces and LAN, take the cluster out of the extra kubeconfig,
+    /// and remove its state.
     pub async fn down(mut self) -> Result<()> {
         for tier in STOP_ORDER {
             let ids: Vec<ComponentId> = self
@@ -544,7 +707,8 @@ impl Cluster {
                 .collect();
             self.stop(&ids).await;
         }
-        self.reset_runc_nodes();
+        reset_runc_nodes(&self.state);
+        remove_network(&self.state);
         self.detached = true;
         if let Some(path) = &self.state.extra_kubeconfig {
             kubeconfig::remove_from_file(path, &self.state.name)?;
@@ -667,7 +831,15 @@ impl Cluster {
                 None => false,
             };
         }
-        seen.apiserver = health::apiserver_healthy(self.state.api_port).await;
+        let api = SocketAddr::new(self.state.api_host(), self.state.api_port);
+        seen.apiserver = health::healthz(api).await;
+        for record in records.iter().filter(|r| r.role == Role::Proxy) {
+            let health = match args::healthz_address(&record.args) {
+                Some(addr) => health::healthz(addr).await,
+                None => Err("no --healthz-bind-address".into()),
+            };
+            seen.proxies.insert(record.id.clone(), health);
+        }
         if seen.apiserver.is_err() {
             return seen;
         }
@@ -734,38 +906,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// Once their kubelets are stopped, remove what runc nodes leave
-    /// running on purpose (a kubelet restart must not stop containers):
-    /// their pods, network and state, with `tug-kubelet reset`.
-    fn reset_runc_nodes(&self) {
-        let template = &self.state.node_template;
-        if template.runtime != Runtime::Runc {
-            return;
-        }
-        let nodes = self
-            .state
-            .components
-            .iter()
-            .filter_map(|c| c.nodes.as_ref())
-            .map(|g| paths::node_dir(&self.state.state_dir, &g.name));
-        for dir in nodes.filter(|d| d.exists()) {
-            let status = std::process::Command::new(&template.binary)
-                .arg("reset")
-                .arg("--root-dir")
-                .arg(&dir)
-                .stdin(std::process::Stdio::null())
-                .status();
-            if !matches!(status, Ok(s) if s.success()) {
-                eprintln!(
-                    "cluster {:?}: `tug-kubelet reset --root-dir {}` failed ({status:?}); \
-                     pods of that node may still run",
-                    self.state.name,
-                    dir.display()
-                );
-            }
-        }
-    }
-
     /// SIGKILL and reap every process this value started.
     fn kill_all(&mut self) {
         for (_, mut child) in self.children.lock().unwrap().drain() {
@@ -781,7 +921,8 @@ impl Drop for Cluster {
             return;
         }
         self.kill_all();
-        self.reset_runc_nodes();
+        reset_runc_nodes(&self.state);
+        remove_network(&self.state);
         if self.remove_state_on_drop {
             let dir = &self.state.state_dir;
             if std::thread::panicking() {
@@ -815,10 +956,12 @@ struct Binaries {
     scheduler: PathBuf,
     controller_manager: PathBuf,
     kubelet: PathBuf,
+    /// With netns nodes.
+    proxy: Option<PathBuf>,
 }
 
 impl Binaries {
-    fn find(locator: &BinaryLocator, store: Store) -> Result<Binaries> {
+    fn find(locator: &BinaryLocator, store: Store, network: NodeNetwork) -> Result<Binaries> {
         Ok(Binaries {
             etcd: match store {
                 Store::Etcd => Some(locator.find_etcd()?),
@@ -828,6 +971,10 @@ impl Binaries {
             scheduler: locator.find(bins::SCHEDULER)?,
             controller_manager: locator.find(bins::CONTROLLER_MANAGER)?,
             kubelet: locator.find(bins::KUBELET)?,
+            proxy: match network {
+                NodeNetwork::Netns => Some(locator.find(bins::PROXY)?),
+                _ => None,
+            },
         })
     }
 }
@@ -865,8 +1012,91 @@ fn port_taken(e: &Error) -> bool {
     matches!(e, Error::Exited { tail, .. } if tail.to_lowercase().contains("address already in use"))
 }
 
-fn api_url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}")
+fn api_url(host: IpAddr, port: u16) -> String {
+    format!("http://{}", SocketAddr::new(host, port))
+}
+
+/// The LAN of a netns cluster (its host bridge), with what its nodes are
+/// started with.
+fn create_network(spec: &ClusterSpec, proxy_binary: PathBuf) -> Result<NetworkState> {
+    let subnet = match &spec.node_subnet {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| Error::Invalid(format!("invalid node subnet {s:?}")))?,
+        ),
+        None => None,
+    };
+    let dir = std::path::absolute(&spec.state_dir).unwrap_or_else(|_| spec.state_dir.clone());
+    let lan = Lan::create_in(&dir.display().to_string(), subnet)?;
+    // What the controller-manager allocates pod ranges from (the last
+    // one started decides nothing: they all get the same flags).
+    let manager = args::controller_manager("", spec.nodes, &spec.extra_args.controller_manager);
+    Ok(NetworkState {
+        cgroup_root: format!("/tugboat-{}-{}", spec.name, lan.hash),
+        lan,
+        nodes: Vec::new(),
+        proxy_binary,
+        proxy_args: spec.extra_args.proxy.clone(),
+        cluster_cidr: args::cluster_cidr(&manager),
+    })
+}
+
+/// Once their kubelets are stopped, remove what runc nodes leave
+/// running on purpose (a kubelet restart must not stop containers):
+/// their pods, network and state, with `tug-kubelet reset`.
+fn reset_runc_nodes(state: &ClusterState) {
+    let template = &state.node_template;
+    if template.runtime != Runtime::Runc {
+        return;
+    }
+    let nodes = state
+        .components
+        .iter()
+        .filter_map(|c| c.nodes.as_ref())
+        .map(|g| (g.name.clone(), paths::node_dir(&state.state_dir, &g.name)));
+    for (node, dir) in nodes.filter(|(_, d)| d.exists()) {
+        let mut command = std::process::Command::new(&template.binary);
+        command
+            .arg("reset")
+            .arg("--root-dir")
+            .arg(&dir)
+            .stdin(std::process::Stdio::null());
+        // Inside the node's namespace, where its pod bridge is.
+        let namespace = state.network.as_ref().and_then(|n| n.node(&node));
+        if let Some(namespace) = namespace {
+            if let Err(e) = namespace.ensure_exists() {
+                eprintln!("cluster {:?}: {e}", state.name);
+                continue;
+            }
+            if let Err(e) = netns::enter_on_exec(&mut command, &namespace.path()) {
+                eprintln!("cluster {:?}: {e}", state.name);
+                continue;
+            }
+        }
+        let status = command.status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!(
+                "cluster {:?}: `tug-kubelet reset --root-dir {}` failed ({status:?}); \
+                 pods of that node may still run",
+                state.name,
+                dir.display()
+            );
+        }
+    }
+}
+
+/// Remove a netns cluster's namespaces and LAN (after its processes are
+/// gone), reporting what could not be removed.
+fn remove_network(state: &ClusterState) {
+    let Some(network) = &state.network else {
+        return;
+    };
+    let namespaces = network.nodes.iter().map(NodeNamespace::remove);
+    for result in namespaces.chain([network.lan.remove()]) {
+        if let Err(e) = result {
+            eprintln!("cluster {:?}: {e}", state.name);
+        }
+    }
 }
 
 fn client_for(url: &str) -> Result<Client> {

@@ -21,6 +21,8 @@ pub enum Role {
     ControllerManager,
     /// A kubelet hosting one or more nodes.
     Kubelet,
+    /// A node's `tug-proxy` (netns nodes).
+    Proxy,
 }
 
 impl Role {
@@ -32,6 +34,7 @@ impl Role {
             Role::Scheduler => bins::SCHEDULER,
             Role::ControllerManager => bins::CONTROLLER_MANAGER,
             Role::Kubelet => bins::KUBELET,
+            Role::Proxy => bins::PROXY,
         }
     }
 
@@ -47,7 +50,7 @@ impl Role {
 }
 
 /// A component's name within its cluster: `etcd`, `apiserver`,
-/// `scheduler-0`, `controller-manager-1`, `kubelet-node-2`. Also the name
+/// `scheduler-0`, `controller-manager-1`, `kubelet-node-2`, `proxy-node-2`. Also the name
 /// of its log file, `logs/<id>.log`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -73,6 +76,10 @@ impl ComponentId {
     /// The kubelet process whose `--node-name` is `node_name`.
     pub fn kubelet(node_name: &str) -> ComponentId {
         ComponentId(format!("kubelet-{node_name}"))
+    }
+    /// The `tug-proxy` of node `node_name`.
+    pub fn proxy(node_name: &str) -> ComponentId {
+        ComponentId(format!("proxy-{node_name}"))
     }
     /// The name as text.
     pub fn as_str(&self) -> &str {
@@ -178,6 +185,7 @@ mod tests {
     fn ids_name_the_log_files() {
         assert_eq!(ComponentId::scheduler(1).as_str(), "scheduler-1");
         assert_eq!(ComponentId::kubelet("node-0").to_string(), "kubelet-node-0");
+        assert_eq!(ComponentId::proxy("node-0").as_str(), "proxy-node-0");
         assert_eq!(Role::Scheduler.lease_name(), Some("tug-scheduler"));
         assert_eq!(Role::Kubelet.lease_name(), None);
     }

@@ -74,6 +74,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Setting up or taking down the nodes' network failed.
+    #[error("{0}")]
+    Network(String),
     /// Talking to the apiserver failed.
     #[error(transparent)]
     Client(#[from] tug_client::Error),

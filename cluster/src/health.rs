@@ -6,7 +6,9 @@
 //! - a scheduler or controller-manager: the process runs and its role's
 //!   Lease in `kube-system` is held and renewed in time — by this process
 //!   (`leader`) or by another (`standby`);
-//! - a kubelet: the process runs and each of its Nodes is `Ready`.
+//! - a kubelet: the process runs and each of its Nodes is `Ready`;
+//! - a proxy: the process runs and its `/healthz` answers 200 (its
+//!   first sync is applied and its syncs are fresh).
 //!
 //! Gathering what the cluster says ([`Observations`]) is separate from
 //! judging it ([`assess`]), which is a pure function.
@@ -20,6 +22,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -86,6 +89,8 @@ pub struct Observations {
     /// Lease holder identity → the component that logged it, and whether
     /// that component still runs.
     pub holders: HashMap<String, (ComponentId, bool)>,
+    /// Each proxy's `/healthz`: `Ok` or why not (missing: not asked).
+    pub proxies: HashMap<ComponentId, Result<(), String>>,
     /// Now, for Lease expiry.
     pub now: DateTime<Utc>,
 }
@@ -99,6 +104,7 @@ impl Default for Observations {
             nodes: None,
             leases: HashMap::new(),
             holders: HashMap::new(),
+            proxies: HashMap::new(),
             now: Utc::now(),
         }
     }
@@ -126,6 +132,11 @@ pub fn assess(
             },
             Role::Scheduler | Role::ControllerManager => leadership(record, identity, seen),
             Role::Kubelet => nodes(record, seen),
+            Role::Proxy => match seen.proxies.get(&record.id) {
+                Some(Ok(())) => (Status::Running, "healthz ok".into()),
+                Some(Err(why)) => (Status::NotReady, format!("healthz: {why}")),
+                None => (Status::NotReady, "healthz not asked".into()),
+            },
         }
     };
     ComponentHealth {
@@ -237,13 +248,13 @@ pub fn identity_in_log(path: &Path, offset: u64) -> Option<String> {
         .find_map(|line| identity_in_line(&line))
 }
 
-/// `GET path` on loopback `port`: the status code and body, if anything answered.
-pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+/// `GET path` on `addr`: the status code and body, if anything answered.
+pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let mut stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| e.to_string())?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
         stream
             .write_all(request.as_bytes())
             .await
@@ -270,19 +281,21 @@ pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
         .unwrap_or_else(|_| Err("timed out".into()))
 }
 
-/// The apiserver's `/healthz` on `port`.
-pub async fn apiserver_healthy(port: u16) -> Result<(), String> {
-    match http_get(port, "/healthz").await? {
+/// `/healthz` at `addr` (the apiserver's, a proxy's) answers 200.
+pub async fn healthz(addr: SocketAddr) -> Result<(), String> {
+    match http_get(addr, "/healthz").await? {
         (200, _) => Ok(()),
         (code, body) => Err(format!("{code} {}", body.trim())),
     }
 }
 
-/// etcd's `/health` on `port` reports a leader.
+/// etcd's `/health` on loopback `port` reports a leader.
 pub async fn etcd_healthy(port: u16) -> bool {
-    http_get(port, "/health").await.is_ok_and(|(code, body)| {
-        code == 200 && body.replace(' ', "").contains(r#""health":"true""#)
-    })
+    http_get((Ipv4Addr::LOCALHOST, port).into(), "/health")
+        .await
+        .is_ok_and(|(code, body)| {
+            code == 200 && body.replace(' ', "").contains(r#""health":"true""#)
+        })
 }
 
 #[cfg(test)]
@@ -307,6 +320,7 @@ mod tests {
             pid: 7,
             start_ticks: None,
             nodes,
+            netns: None,
         }
     }
 
@@ -440,6 +454,27 @@ mod tests {
         let h = assess(&api, true, None, &seen);
         assert_eq!(h.status, Status::NotReady);
         assert_eq!(h.detail, "healthz: connection refused");
+    }
+
+    #[test]
+    fn a_proxy_is_ready_when_its_healthz_says_so() {
+        let proxy = record("proxy-node-0", Role::Proxy, &[], None);
+        let mut seen = Observations::default();
+        assert_eq!(assess(&proxy, true, None, &seen).status, Status::NotReady);
+        seen.proxies
+            .insert("proxy-node-0".into(), Err("503 stale".into()));
+        let h = assess(&proxy, true, None, &seen);
+        assert_eq!(
+            (h.status, h.detail.as_str()),
+            (Status::NotReady, "healthz: 503 stale")
+        );
+        seen.proxies.insert("proxy-node-0".into(), Ok(()));
+        let h = assess(&proxy, true, None, &seen);
+        assert_eq!(
+            (h.status, h.detail.as_str()),
+            (Status::Running, "healthz ok")
+        );
+        assert_eq!(assess(&proxy, false, None, &seen).status, Status::Exited);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Local Tugboat clusters as processes on one machine, no root needed:
-//! the launcher behind `tugctl cluster up/down/status`, and the harness
-//! the integration tests start clusters with.
+//! Local Tugboat clusters as processes on one machine: the launcher
+//! behind `tugctl cluster up/down/status`, and the harness the
+//! integration tests start clusters with. Hollow (fake) nodes need no
+//! root; runc nodes (root) are each a network namespace on a host bridge
+//! with their own kubelet and `tug-proxy` ([`netns`]).
 //!
 //! ```no_run
 //! # async fn demo() -> tug_cluster::Result<()> {
@@ -29,6 +31,7 @@
 //!
 //! Modules: [`spec`] (what to start), [`component`] (roles, names, node
 //! groups), [`args`] (command lines), [`bins`] (finding programs),
+//! [`netns`] (the nodes' LAN and namespaces),
 //! [`process`] (starting and identifying processes), [`health`] (what
 //! ready means), [`kubeconfig`], [`cluster`] (the [`Cluster`] itself).
 
@@ -39,6 +42,7 @@ pub mod component;
 pub mod error;
 pub mod health;
 pub mod kubeconfig;
+pub mod netns;
 pub mod paths;
 pub mod process;
 pub mod spec;
@@ -48,5 +52,5 @@ pub use cluster::Cluster;
 pub use component::{ComponentId, NodeGroup, Role};
 pub use error::{Error, Result};
 pub use health::{ComponentHealth, Status};
-pub use spec::{ClusterSpec, ExtraArgs, Runtime, Store, DEFAULT_NAME};
+pub use spec::{ClusterSpec, ExtraArgs, NodeNetwork, Runtime, Store, DEFAULT_NAME};
 pub use state::{ClusterState, ComponentRecord};

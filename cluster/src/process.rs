@@ -40,6 +40,9 @@ pub struct Launch<'a> {
     pub log: &'a Path,
     /// Start the log afresh (first start) or append (restart).
     pub truncate_log: bool,
+    /// Run it in this network namespace (`/run/netns/<name>`) instead of
+    /// the host's ([`crate::netns::enter_on_exec`]).
+    pub netns: Option<&'a Path>,
 }
 
 /// A started process.
@@ -54,8 +57,8 @@ pub struct Started {
     pub log_offset: u64,
 }
 
-/// Start `launch` in its own process group, stdin from /dev/null, stdout
-/// and stderr to its log.
+/// Start `launch` in its own process group (and network namespace, when
+/// given), stdin from /dev/null, stdout and stderr to its log.
 pub fn spawn(launch: &Launch<'_>) -> Result<Started> {
     if let Some(dir) = launch.log.parent() {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
@@ -83,6 +86,9 @@ pub fn spawn(launch: &Launch<'_>) -> Result<Started> {
     }
     for (key, value) in launch.env {
         command.env(key, value);
+    }
+    if let Some(netns) = launch.netns {
+        crate::netns::enter_on_exec(&mut command, netns)?;
     }
     let mut child = command
         .spawn()
@@ -252,6 +258,7 @@ mod tests {
             env: &[],
             log: &log,
             truncate_log: true,
+            netns: None,
         })
         .unwrap();
         let pid = started.child.id();

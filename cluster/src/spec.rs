@@ -33,9 +33,9 @@ pub enum Runtime {
     /// so many nodes fit on one machine and no root is needed.
     #[default]
     Fake,
-    /// Real containers through runc (needs root). One node per machine
-    /// for now: several runc nodes on one machine each need a network
-    /// namespace of their own, which comes with multi-node clusters.
+    /// Real containers through runc (needs root). Several runc nodes on
+    /// one machine each live in a network namespace of their own
+    /// ([`NodeNetwork::Netns`]).
     Runc,
 }
 
@@ -48,19 +48,53 @@ impl Runtime {
         }
     }
 
-    /// Whether the launcher can start `nodes` nodes of this kind here.
-    pub fn check_available(self, nodes: usize) -> Result<()> {
+    /// Whether the launcher can start `nodes` nodes of this kind here,
+    /// on `network` (already [`NodeNetwork::resolve`]d).
+    pub fn check_available(self, nodes: usize, network: NodeNetwork) -> Result<()> {
         match self {
+            Runtime::Fake if network == NodeNetwork::Netns => Err(Error::Unsupported(
+                "hollow (fake) nodes run on the host network; network namespaces are for runc nodes"
+                    .into(),
+            )),
             Runtime::Fake => Ok(()),
             Runtime::Runc if !crate::process::is_root() => Err(Error::Unsupported(
                 "the runc runtime runs containers and sets up their network: run as root".into(),
             )),
-            Runtime::Runc if nodes > 1 => Err(Error::Unsupported(
-                "a runc cluster on one machine has one node for now (several need a network \
-                 namespace each, which multi-node clusters bring); use --nodes 1 or --runtime fake"
-                    .into(),
-            )),
+            Runtime::Runc if nodes > 1 && network == NodeNetwork::Host => {
+                Err(Error::Unsupported(
+                    "runc nodes on the host network: one node per machine (several need a \
+                     network namespace each: use the default node network)"
+                        .into(),
+                ))
+            }
             Runtime::Runc => Ok(()),
+        }
+    }
+}
+
+/// Where a cluster's nodes live on the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeNetwork {
+    /// [`NodeNetwork::Netns`] for runc nodes, [`NodeNetwork::Host`] for
+    /// hollow ones.
+    #[default]
+    Auto,
+    /// Kubelets on the host's network, their API on loopback: hollow
+    /// nodes, or ONE runc node whose pods the host reaches directly.
+    Host,
+    /// Each node a network namespace with its own address on a host
+    /// bridge ([`crate::netns`]), with its own kubelet and `tug-proxy`.
+    Netns,
+}
+
+impl NodeNetwork {
+    /// What [`NodeNetwork::Auto`] means for `runtime`.
+    pub fn resolve(self, runtime: Runtime) -> NodeNetwork {
+        match (self, runtime) {
+            (NodeNetwork::Auto, Runtime::Runc) => NodeNetwork::Netns,
+            (NodeNetwork::Auto, Runtime::Fake) => NodeNetwork::Host,
+            (chosen, _) => chosen,
         }
     }
 }
@@ -130,6 +164,9 @@ pub struct ExtraArgs {
     pub controller_manager: Vec<String>,
     /// For every `tug-kubelet`.
     pub kubelet: Vec<String>,
+    /// For every `tug-proxy` (netns nodes).
+    #[serde(default)]
+    pub proxy: Vec<String>,
 }
 
 /// A cluster to start with [`crate::Cluster::up`].
@@ -145,6 +182,16 @@ pub struct ClusterSpec {
     pub runtime: Runtime,
     /// Where the objects live.
     pub store: Store,
+    /// Where the nodes live on the network.
+    pub node_network: NodeNetwork,
+    /// The nodes' LAN with [`NodeNetwork::Netns`], e.g. `10.250.7.0/24`
+    /// (host `.1`, nodes `.2`, ...); `None` picks a free /24 of
+    /// `10.250.0.0/16`.
+    pub node_subnet: Option<String>,
+    /// OCI archives (tar of an OCI image layout) imported into every runc
+    /// node's image store before its kubelet starts, like `kind load
+    /// image-archive`: pods run offline.
+    pub image_archives: Vec<PathBuf>,
     /// The directory holding `cluster.json`, the logs, the kubeconfig and
     /// the stores. The launcher only creates and removes its own entries
     /// in it, never anything else.
@@ -192,6 +239,9 @@ impl ClusterSpec {
             nodes: 1,
             runtime: Runtime::Fake,
             store: Store::Embedded,
+            node_network: NodeNetwork::Auto,
+            node_subnet: None,
+            image_archives: Vec::new(),
             state_dir: paths::state_dir(name),
             bin_dir: None,
             api_port: None,
@@ -231,10 +281,40 @@ impl ClusterSpec {
         self
     }
 
+    /// The node network, [`NodeNetwork::Auto`] resolved.
+    pub fn network(&self) -> NodeNetwork {
+        self.node_network.resolve(self.runtime)
+    }
+
     /// Refuse specs that cannot work, before anything starts.
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
-        self.runtime.check_available(self.nodes)?;
+        let network = self.network();
+        self.runtime.check_available(self.nodes, network)?;
+        if let Some(subnet) = &self.node_subnet {
+            let net: ipnet::Ipv4Net = subnet.parse().map_err(|_| {
+                Error::Invalid(format!(
+                    "invalid node subnet {subnet:?} (e.g. 10.250.7.0/24)"
+                ))
+            })?;
+            if net.prefix_len() > 30 {
+                return Err(Error::Invalid(format!("node subnet {subnet} is too small")));
+            }
+        }
+        if network == NodeNetwork::Netns && self.hollow_nodes_per_process != 1 {
+            return Err(Error::Invalid(
+                "a node in its own network namespace has its own kubelet: one node per process"
+                    .into(),
+            ));
+        }
+        for archive in &self.image_archives {
+            if !archive.is_file() {
+                return Err(Error::Invalid(format!(
+                    "image archive {} is not a file",
+                    archive.display()
+                )));
+            }
+        }
         if self.nodes == 0 {
             return Err(Error::Invalid("a cluster needs at least one node".into()));
         }
@@ -287,19 +367,42 @@ mod tests {
     }
 
     #[test]
-    fn runc_takes_one_node_and_root() {
+    fn several_runc_nodes_need_namespaces_and_root() {
         let spec = ClusterSpec {
             runtime: "runc".parse().unwrap(),
             nodes: 3,
             ..ClusterSpec::new("x")
         };
-        let message = spec.validate().unwrap_err().to_string();
+        assert_eq!(spec.network(), NodeNetwork::Netns);
+        assert_eq!(spec.validate().is_ok(), crate::process::is_root());
+        let host = ClusterSpec {
+            node_network: NodeNetwork::Host,
+            ..spec.clone()
+        };
+        let message = host.validate().unwrap_err().to_string();
         assert!(
             message.contains("one node") || message.contains("root"),
             "{message}"
         );
-        let one = ClusterSpec { nodes: 1, ..spec };
+        let one = ClusterSpec { nodes: 1, ..host };
         assert_eq!(one.validate().is_ok(), crate::process::is_root());
+        let fake = ClusterSpec::new("x");
+        assert_eq!(fake.network(), NodeNetwork::Host);
+        let fake_netns = ClusterSpec {
+            node_network: NodeNetwork::Netns,
+            ..fake
+        };
+        assert!(fake_netns.validate().is_err());
+        let bad_subnet = ClusterSpec {
+            node_subnet: Some("10.250.1.0/31".into()),
+            ..spec.clone()
+        };
+        assert!(bad_subnet.validate().is_err());
+        let no_archive = ClusterSpec {
+            image_archives: vec!["/nonexistent.tar".into()],
+            ..spec
+        };
+        assert!(no_archive.validate().is_err());
     }
 
     #[test]

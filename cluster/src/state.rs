@@ -6,12 +6,14 @@
 //! leaves a file `down` can clean up after.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::component::{ComponentId, NodeGroup, Role};
 use crate::error::{io, Error, Result};
+use crate::netns::{Lan, NodeNamespace};
 use crate::paths;
 use crate::process;
 use crate::spec::{Runtime, Store};
@@ -47,6 +49,9 @@ pub struct ClusterState {
     pub log_filter: String,
     /// How nodes added later are started.
     pub node_template: NodeTemplate,
+    /// The netns nodes' LAN and namespaces (none for host-network nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkState>,
     /// Every process started, in start order.
     pub components: Vec<ComponentRecord>,
 }
@@ -68,6 +73,32 @@ pub struct NodeTemplate {
     pub max_pods: u32,
     /// Extra kubelet flags.
     pub extra_args: Vec<String>,
+}
+
+/// The network of a cluster whose nodes are network namespaces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkState {
+    /// The host bridge.
+    pub lan: Lan,
+    /// Every node's namespace, in creation order.
+    pub nodes: Vec<NodeNamespace>,
+    /// The cgroup the kubelets make their nodes' cgroups in.
+    pub cgroup_root: String,
+    /// `tug-proxy`, for nodes added later.
+    pub proxy_binary: PathBuf,
+    /// Extra `tug-proxy` flags.
+    #[serde(default)]
+    pub proxy_args: Vec<String>,
+    /// The pod range (`--cluster-cidr` of the proxies).
+    pub cluster_cidr: String,
+}
+
+impl NetworkState {
+    /// The namespace of node `node`.
+    pub fn node(&self, node: &str) -> Option<&NodeNamespace> {
+        self.nodes.iter().find(|n| n.node == node)
+    }
 }
 
 /// One process as recorded on disk.
@@ -99,6 +130,10 @@ pub struct ComponentRecord {
     /// For a kubelet: the nodes it hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<NodeGroup>,
+    /// The network namespace it runs in (`/run/netns/...`), entered again
+    /// on every restart; `None`: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<PathBuf>,
 }
 
 impl ComponentRecord {
@@ -170,6 +205,15 @@ impl ClusterState {
         self.components.iter().find(|c| &c.id == id)
     }
 
+    /// The address the apiserver listens on: the LAN's host address with
+    /// netns nodes, else loopback.
+    pub fn api_host(&self) -> IpAddr {
+        match &self.network {
+            Some(network) => network.lan.host_ip.into(),
+            None => Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+
     /// Whether any recorded process still runs.
     pub fn any_running(&self) -> bool {
         self.components.iter().any(ComponentRecord::is_running)
@@ -208,6 +252,25 @@ mod tests {
                 max_pods: 110,
                 extra_args: vec!["--fake-start-latency=50ms".into()],
             },
+            network: Some(NetworkState {
+                lan: Lan {
+                    hash: "abc123".into(),
+                    bridge: "tugcabc123".into(),
+                    subnet: "10.250.4.0/24".parse().unwrap(),
+                    host_ip: Ipv4Addr::new(10, 250, 4, 1),
+                    next_host: 3,
+                },
+                nodes: vec![NodeNamespace {
+                    node: "node-0".into(),
+                    name: "tug-abc123-node-0".into(),
+                    ip: Ipv4Addr::new(10, 250, 4, 2),
+                    host_link: "tv01234567".into(),
+                }],
+                cgroup_root: "/tugboat-t-abc123".into(),
+                proxy_binary: "/bin/tug-proxy".into(),
+                proxy_args: vec![],
+                cluster_cidr: "10.244.0.0/16".into(),
+            }),
             components: vec![
                 ComponentRecord {
                     id: ComponentId::apiserver(),
@@ -220,6 +283,7 @@ mod tests {
                     pid: 100,
                     start_ticks: Some(12345),
                     nodes: None,
+                    netns: None,
                 },
                 ComponentRecord {
                     id: ComponentId::kubelet("node-0"),
@@ -235,6 +299,7 @@ mod tests {
                         name: "node-0".into(),
                         count: 2,
                     }),
+                    netns: Some("/run/netns/tug-abc123-node-0".into()),
                 },
             ],
         }
@@ -250,6 +315,12 @@ mod tests {
         assert_eq!(back, state);
         assert_eq!(back.node_names(), ["node-0-0", "node-0-1"]);
         assert_eq!(back.component(&ComponentId::apiserver()).unwrap().pid, 100);
+        assert_eq!(back.api_host(), IpAddr::from(Ipv4Addr::new(10, 250, 4, 1)));
+        let network = back.network.as_ref().unwrap();
+        assert_eq!(
+            network.node("node-0").unwrap().ip,
+            Ipv4Addr::new(10, 250, 4, 2)
+        );
         // No temporary file is left behind.
         let entries: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -2,6 +2,10 @@
 //! machine, through the same launcher (`tug-cluster`) the integration
 //! tests use.
 //!
+//! With `--runtime runc` (as root) every node is a network namespace with
+//! its own address on a host bridge, its own kubelet and `tug-proxy`;
+//! with `--runtime fake` the nodes are hollow kubelets on the host.
+//!
 //! `up` starts the cluster and leaves it running after tugctl exits (the
 //! components run in their own process groups, so Ctrl-C in the shell
 //! does not reach them); `down` stops it and removes its state; `status`
@@ -9,6 +13,7 @@
 //! `$XDG_STATE_HOME/tugboat/clusters/<name>/` (default
 //! `~/.local/state/...`).
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,6 +96,16 @@ pub struct UpArgs {
     /// An extra tug-kubelet flag (repeatable): `--kubelet-arg=--fake-start-latency=2s`.
     #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
     pub kubelet_arg: Vec<String>,
+    /// An extra tug-proxy flag (repeatable, runc nodes): `--proxy-arg=--min-sync-period=0s`.
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub proxy_arg: Vec<String>,
+    /// An OCI image archive imported into every runc node before it
+    /// starts, so pods run without a registry (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub image_archive: Vec<PathBuf>,
+    /// The runc nodes' LAN, e.g. 10.250.7.0/24 (default: a free /24 of 10.250.0.0/16).
+    #[arg(long, value_name = "CIDR")]
+    pub node_subnet: Option<String>,
 }
 
 /// Run a `cluster` subcommand.
@@ -116,6 +131,8 @@ async fn up(global: &GlobalFlags, args: &UpArgs) -> Result<()> {
         node_memory: args.node_memory.clone(),
         node_max_pods: args.node_max_pods,
         ready_timeout: args.wait,
+        image_archives: args.image_archive.iter().map(|p| absolute(p)).collect(),
+        node_subnet: args.node_subnet.clone(),
         extra_kubeconfig: global.kubeconfig.as_deref().map(absolute),
         extra_args: ExtraArgs {
             etcd: Vec::new(),
@@ -123,6 +140,7 @@ async fn up(global: &GlobalFlags, args: &UpArgs) -> Result<()> {
             scheduler: args.scheduler_arg.clone(),
             controller_manager: args.controller_manager_arg.clone(),
             kubelet: args.kubelet_arg.clone(),
+            proxy: args.proxy_arg.clone(),
         },
         ..ClusterSpec::new(name)
     };
@@ -133,9 +151,17 @@ async fn up(global: &GlobalFlags, args: &UpArgs) -> Result<()> {
             return Err(usage(format!("interrupted: stopped what cluster {name:?} had started")));
         }
     };
+    let nodes: Vec<(String, Option<Ipv4Addr>)> = cluster
+        .node_names()
+        .into_iter()
+        .map(|n| {
+            let ip = cluster.node_ip(&n);
+            (n, ip)
+        })
+        .collect();
     emit(&up_message(
         name,
-        cluster.node_names().len(),
+        &nodes,
         cluster.kubeconfig_path(),
         cluster.state().extra_kubeconfig.as_deref(),
     ));
@@ -143,10 +169,22 @@ async fn up(global: &GlobalFlags, args: &UpArgs) -> Result<()> {
     Ok(())
 }
 
-/// What `up` prints: how to use the cluster and how to stop it.
-pub fn up_message(name: &str, nodes: usize, kubeconfig: &Path, also: Option<&Path>) -> String {
-    let plural = if nodes == 1 { "node" } else { "nodes" };
-    let mut text = format!("Cluster {name:?} is up: {nodes} {plural} Ready.\n");
+/// What `up` prints: how to use the cluster (and, for netns nodes, their
+/// addresses, where NodePorts answer) and how to stop it.
+pub fn up_message(
+    name: &str,
+    nodes: &[(String, Option<Ipv4Addr>)],
+    kubeconfig: &Path,
+    also: Option<&Path>,
+) -> String {
+    let count = nodes.len();
+    let plural = if count == 1 { "node" } else { "nodes" };
+    let mut text = format!("Cluster {name:?} is up: {count} {plural} Ready.\n");
+    for (node, ip) in nodes {
+        if let Some(ip) = ip {
+            text.push_str(&format!("  node {node}: {ip} (NodePorts answer here)\n"));
+        }
+    }
     if let Some(also) = also {
         text.push_str(&format!(
             "  (context {:?} is also in {} and is current there)\n",
@@ -213,9 +251,11 @@ mod tests {
 
     #[test]
     fn up_says_how_to_use_and_stop_the_cluster() {
+        let nodes: Vec<(String, Option<Ipv4Addr>)> =
+            (0..3).map(|i| (format!("node-{i}"), None)).collect();
         let text = up_message(
             "tugboat",
-            3,
+            &nodes,
             Path::new("/root/.local/state/tugboat/clusters/tugboat/kubeconfig"),
             None,
         );
@@ -226,8 +266,16 @@ mod tests {
              tugctl get nodes\n\
              Stop it with: tugctl cluster down --name tugboat\n"
         );
-        let text = up_message("dev", 1, Path::new("/s/kubeconfig"), Some(Path::new("/k")));
-        assert!(text.starts_with("Cluster \"dev\" is up: 1 node Ready.\n"));
+        let one = [("node-0".to_string(), Some(Ipv4Addr::new(10, 250, 0, 2)))];
+        let text = up_message(
+            "dev",
+            &one,
+            Path::new("/s/kubeconfig"),
+            Some(Path::new("/k")),
+        );
+        assert!(text.starts_with(
+            "Cluster \"dev\" is up: 1 node Ready.\n  node node-0: 10.250.0.2 (NodePorts answer here)\n"
+        ));
         assert!(text.contains("context \"tugboat-dev\" is also in /k"));
     }
 
@@ -275,6 +323,12 @@ mod tests {
             "--kubelet-arg=--fake-start-latency=2s",
             "--kubelet-arg",
             "--max-pods=3",
+            "--runtime",
+            "runc",
+            "--image-archive",
+            "/a.tar",
+            "--image-archive=/b.tar",
+            "--proxy-arg=--min-sync-period=0s",
         ]);
         assert_eq!(cli.global.kubeconfig.as_deref(), Some(Path::new("/k")));
         match cli.command {
@@ -282,7 +336,9 @@ mod tests {
                 assert_eq!(up.nodes, 3);
                 assert_eq!(up.name.name, "t");
                 assert_eq!(up.store, Store::Etcd);
-                assert_eq!(up.runtime, Runtime::Fake);
+                assert_eq!(up.runtime, Runtime::Runc);
+                assert_eq!(up.image_archive, [Path::new("/a.tar"), Path::new("/b.tar")]);
+                assert_eq!(up.proxy_arg, ["--min-sync-period=0s"]);
                 assert_eq!(up.kubelet_arg, ["--fake-start-latency=2s", "--max-pods=3"]);
             }
             other => panic!("{other:?}"),

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tug_api::core::{ContainerStatus, Pod};
 use tug_client::{Api, Client, DeleteParams, PostParams};
-use tug_cluster::{Cluster, ClusterSpec, Runtime};
+use tug_cluster::{Cluster, ClusterSpec, NodeNetwork, Runtime};
 use tug_tests::images::{build_busybox_image, busybox_available, ImageSpec};
 pub use tug_tests::net::wait_for;
 use tug_tests::registry::{registry_available, LocalRegistry};
@@ -116,6 +116,8 @@ pub async fn start_with(configure: impl FnOnce(&mut ClusterSpec)) -> RuncNode {
     let name = format!("runc{tag}");
     let mut spec = ClusterSpec::new(&name).in_dir(dir.path().join("cluster"));
     spec.runtime = Runtime::Runc;
+    // One node on the host network: the tests reach pod IPs from the host.
+    spec.node_network = NodeNetwork::Host;
     spec.nodes = 1;
     spec.bin_dir = Some(bin_dir);
     spec.ready_timeout = Duration::from_secs(90);

@@ -152,15 +152,17 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     // Every proxy reports healthy on its VM's address.
     for vm in &vms {
         let addr = SocketAddr::from((vm.ns.ip(), 10256));
-        wait_for(
-            "tug-proxy /healthz 200",
-            Duration::from_secs(30),
-            || async move {
-                let r = tug_tests::http::get(addr, "/healthz", Default::default())
-                    .map_err(|e| e.to_string())?;
-                (r.status == 200).then_some(()).ok_or(format!("{r:?}"))
-            },
-        )
+        wait_for("tug-proxy /healthz 200", Duration::from_secs(30), || {
+            let answer = tug_tests::http::get(addr, "/healthz", Default::default());
+            let log = vm.log_tail("tug-proxy");
+            async move {
+                match answer {
+                    Ok(r) if r.status == 200 => Ok(()),
+                    Ok(r) => Err(format!("{r:?}; its log:\n{log}")),
+                    Err(e) => Err(format!("{e}; its log:\n{log}")),
+                }
+            }
+        })
         .await;
     }
 
@@ -179,7 +181,7 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
             "the demo did not roll out: {e}\n{}\nkubelet logs:\n{}",
             String::from_utf8_lossy(&pods.stdout),
             vms.iter()
-                .map(Vm::kubelet_log)
+                .map(|vm| vm.log_tail("tug-kubelet"))
                 .collect::<Vec<_>>()
                 .join("\n---\n")
         );
@@ -333,10 +335,11 @@ impl Vm {
         }
     }
 
-    fn kubelet_log(&self) -> String {
+    /// The end of the log of its `unit`.
+    fn log_tail(&self, unit: &str) -> String {
         self.daemons
             .iter()
-            .find(|d| d.name == "tug-kubelet")
+            .find(|d| d.name == unit)
             .map(Daemon::log_tail)
             .unwrap_or_default()
     }

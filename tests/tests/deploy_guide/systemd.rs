@@ -60,9 +60,9 @@ pub fn parse_unit(text: &str) -> Result<Service, String> {
     }
     let exec = settings
         .iter()
-        .filter(|(k, _)| k == "ExecStart")
+        .rev()
+        .find(|(k, _)| k == "ExecStart")
         .map(|(_, v)| v.as_str())
-        .last()
         .ok_or("no ExecStart= in [Service]")?;
     let environment_files = settings
         .iter()

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use tug_cluster::netns::{enter_on_exec, Lan, NodeNamespace};
+use tug_tests::host_state::HostState;
 use tug_tests::net::wait_for;
 
 use crate::support::{
@@ -32,6 +33,7 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
         eprintln!("SKIP the_guide_brings_up_a_cluster_from_the_units: {why}");
         return;
     }
+    let before = HostState::capture();
     let dir = tempfile::tempdir().expect("temp dir");
     let tag = std::process::id();
     let tree = install(&dir.path().join("prefix"));
@@ -222,8 +224,19 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     }
     eprintln!("web pods per VM: {on_vms:?}");
 
+    // Taking it all down (the guide's node teardown, stopping the units)
+    // leaves nothing of the test's behind.
+    let markers = [
+        path_str(dir.path()),
+        lan.0.bridge().to_string(),
+        format!("-{tag}"),
+        format!("tugboat-guide{tag}"),
+    ];
     drop(vms);
     drop(control_plane);
+    drop(lan);
+    let left = HostState::capture().new_since(&before).mentioning(&markers);
+    assert!(left.is_empty(), "left behind:\n{left}");
 }
 
 /// `NODE` → how many pods, from `tugctl get pods -o wide`.

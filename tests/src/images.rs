@@ -340,6 +340,71 @@ pub fn write_oci_archive(layout_dir: &Path, tar_path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
+/// The references [`demo_archive`] holds: what `manifests/` runs.
+pub const DEMO_IMAGES: &[&str] = &[
+    "docker.io/library/busybox:1.36",
+    "docker.io/library/busybox:1.37",
+];
+
+/// Name the layout's (first) image by every one of `references`: one
+/// `index.json` entry each, all pointing at the same manifest, as
+/// `docker save busybox:1.36 busybox:1.37` of one image would.
+pub fn tag_layout(dir: &Path, references: &[&str]) -> anyhow::Result<()> {
+    let path = dir.join("index.json");
+    let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&path)?)?;
+    let first = index["manifests"]
+        .get(0)
+        .cloned()
+        .context("index.json without manifests")?;
+    let entries: Vec<serde_json::Value> = references
+        .iter()
+        .map(|r| {
+            let mut e = first.clone();
+            e["annotations"] = serde_json::json!({ REF_NAME: r });
+            e
+        })
+        .collect();
+    index["manifests"] = serde_json::Value::Array(entries);
+    fs::write(&path, serde_json::to_vec_pretty(&index)?)?;
+    Ok(())
+}
+
+/// Write `demo-images.tar` in `dir`: an OCI archive of the machine's
+/// busybox tagged as [`DEMO_IMAGES`] (Docker Hub's `busybox:1.36` and
+/// `:1.37`, the same content under two tags), with busybox's own config
+/// (`Cmd ["sh"]`, the usual `PATH`). Imported into a node's image store
+/// (`ClusterSpec.image_archives`, `tug-kubelet image import`), it lets
+/// `manifests/` apply unchanged on a machine without internet.
+///
+/// Panics when busybox-static is missing or `dir` is not writable: check
+/// [`busybox_available`] first.
+pub fn demo_archive(dir: &Path) -> PathBuf {
+    let build = || -> anyhow::Result<PathBuf> {
+        let layout = dir.join("demo-images");
+        build_busybox_image(
+            &layout,
+            ImageSpec {
+                cmd: vec!["sh".into()],
+                env: vec![
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                ],
+                ..Default::default()
+            },
+        )?;
+        tag_layout(&layout, DEMO_IMAGES)?;
+        let archive = dir.join("demo-images.tar");
+        write_oci_archive(&layout, &archive)?;
+        fs::remove_dir_all(&layout)?;
+        Ok(archive)
+    };
+    build().unwrap_or_else(|e| {
+        panic!(
+            "building the demo image archive in {}: {e:#}",
+            dir.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +450,34 @@ mod tests {
         let archive = dir.path().join("a.tar");
         write_oci_archive(&a.dir, &archive).unwrap();
         assert!(fs::metadata(&archive).unwrap().len() > layer.len() as u64);
+    }
+
+    #[test]
+    fn the_demo_archive_names_both_busybox_tags() {
+        if !busybox_available() {
+            eprintln!("SKIP: {BUSYBOX} not installed (apt-get install busybox-static)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let archive = demo_archive(dir.path());
+        let mut tar = tar::Archive::new(fs::File::open(&archive).unwrap());
+        let mut index = None;
+        for e in tar.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_str() == Some("index.json") {
+                index = Some(serde_json::from_reader::<_, serde_json::Value>(&mut e).unwrap());
+            }
+        }
+        let index = index.expect("index.json in the archive");
+        let entries = index["manifests"].as_array().unwrap();
+        let names: Vec<&str> = entries
+            .iter()
+            .map(|m| m["annotations"][REF_NAME].as_str().unwrap())
+            .collect();
+        assert_eq!(names, DEMO_IMAGES);
+        assert_eq!(
+            entries[0]["digest"], entries[1]["digest"],
+            "one image under two tags"
+        );
     }
 }

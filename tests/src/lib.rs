@@ -4,7 +4,11 @@
 pub mod apiserver;
 pub mod bins;
 pub mod etcd;
+pub mod host_state;
+pub mod http;
 pub mod images;
 pub mod net;
+pub mod netns;
+pub mod prereq;
 pub mod proxy;
 pub mod registry;

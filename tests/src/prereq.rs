@@ -1,0 +1,36 @@
+//! What a test needing a real netns cluster (root, runc, CNI plugins,
+//! nftables, ...) checks first, so it can skip loudly on a machine that
+//! cannot run it instead of failing half-way.
+
+use std::path::Path;
+
+/// Whether `name` is an executable file in a `PATH` directory.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// Why this machine cannot run a multi-node runc cluster with tug-proxy
+/// (each node a network namespace), if it cannot: not root, or the named
+/// Debian package to install.
+pub fn missing_for_netns_cluster() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    let checks = [
+        (on_path("runc"), "runc"),
+        (
+            Path::new("/usr/lib/cni/bridge").is_file(),
+            "containernetworking-plugins",
+        ),
+        (on_path("nft"), "nftables"),
+        (on_path("ip"), "iproute2"),
+        (on_path("conntrack"), "conntrack"),
+        (crate::images::busybox_available(), "busybox-static"),
+    ];
+    checks
+        .iter()
+        .find(|(found, _)| !found)
+        .map(|(_, package)| format!("{package} is missing (apt-get install {package})"))
+}

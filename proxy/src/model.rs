@@ -133,6 +133,28 @@ impl ProxyModel {
     }
 }
 
+/// The service ports that differ between `old` and `new`, as two small
+/// models (their state in `old`, their state in `new`): rendering just
+/// these and diffing the renderings gives a partial sync's transaction.
+pub fn changed_ports(old: &ProxyModel, new: &ProxyModel) -> (ProxyModel, ProxyModel) {
+    let mut before = ProxyModel::default();
+    let mut after = ProxyModel::default();
+    let keys = old.ports.keys().chain(new.ports.keys());
+    for id in keys {
+        let (a, b) = (old.ports.get(id), new.ports.get(id));
+        if a == b || before.ports.contains_key(id) || after.ports.contains_key(id) {
+            continue;
+        }
+        if let Some(a) = a {
+            before.ports.insert(id.clone(), a.clone());
+        }
+        if let Some(b) = b {
+            after.ports.insert(id.clone(), b.clone());
+        }
+    }
+    (before, after)
+}
+
 /// The model of `services`, each with the Endpoints object of the same
 /// namespace and name that `endpoints_of` returns.
 ///

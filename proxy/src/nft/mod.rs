@@ -7,7 +7,7 @@ pub mod render;
 pub mod ruleset;
 pub mod transaction;
 
-use crate::model::ProxyModel;
+use crate::model::{changed_ports, ProxyModel};
 use crate::nft::render::{removed_udp_endpoints, render, RenderConfig};
 use crate::nft::ruleset::Ruleset;
 use crate::nft::transaction::{parse_listing, transaction, Mode};
@@ -52,9 +52,13 @@ impl NftProxier {
                 None => None,
             };
         }
-        let next = render(model, &self.config);
-        let mode = if full { Mode::Full } else { Mode::Partial };
-        let script = transaction(self.applied.as_ref(), &next, mode);
+        let (script, outcome) = plan(
+            self.applied.as_ref(),
+            &self.applied_model,
+            model,
+            &self.config,
+            full,
+        );
         let report = SyncReport {
             full,
             applied: !script.is_empty(),
@@ -69,11 +73,114 @@ impl NftProxier {
             self.applied = None;
             return Err(e);
         }
+        match outcome {
+            Outcome::Replace(next) => self.applied = Some(next),
+            Outcome::Splice(old, new) => {
+                if let Some(applied) = self.applied.as_mut() {
+                    applied.splice(&old, &new);
+                }
+            }
+        }
         for (cluster_ip, node_port, endpoint) in removed_udp_endpoints(&self.applied_model, model) {
             exec::clear_udp_flows(cluster_ip, node_port, endpoint).await;
         }
-        self.applied = Some(next);
         self.applied_model = model.clone();
         Ok(report)
+    }
+}
+
+/// What the applied ruleset becomes once a transaction succeeds.
+enum Outcome {
+    /// The whole new ruleset (a full sync).
+    Replace(Ruleset),
+    /// The changed ports' old rendering replaced by their new one.
+    Splice(Ruleset, Ruleset),
+}
+
+/// The transaction from `applied` (rendered from `applied_model`) to
+/// `model`. A partial one renders and diffs only the service ports that
+/// changed: at 10,000 endpoints that is the difference between a few
+/// milliseconds and a few tens.
+fn plan(
+    applied: Option<&Ruleset>,
+    applied_model: &ProxyModel,
+    model: &ProxyModel,
+    config: &RenderConfig,
+    full: bool,
+) -> (String, Outcome) {
+    match applied {
+        Some(_) if !full => {
+            let (before, after) = changed_ports(applied_model, model);
+            let (old, new) = (render(&before, config), render(&after, config));
+            let script = transaction(Some(&old), &new, Mode::Partial);
+            (script, Outcome::Splice(old, new))
+        }
+        _ => {
+            let next = render(model, config);
+            let script = transaction(applied, &next, Mode::Full);
+            (script, Outcome::Replace(next))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, Protocol, ServicePort, ServicePortName};
+    use std::net::Ipv4Addr;
+
+    fn model(services: u8, endpoints: u8, affinity: bool) -> ProxyModel {
+        let mut m = ProxyModel::default();
+        for s in 0..services {
+            let id = ServicePortName {
+                namespace: "default".into(),
+                name: format!("svc{s}"),
+                port: 80,
+                protocol: Protocol::Tcp,
+            };
+            let port = ServicePort {
+                id: id.clone(),
+                port_name: String::new(),
+                cluster_ip: Ipv4Addr::new(10, 96, 0, s + 1),
+                node_port: Some(30000 + u16::from(s)),
+                affinity_timeout: affinity.then_some(60),
+                endpoints: (0..endpoints)
+                    .map(|e| Endpoint {
+                        ip: Ipv4Addr::new(10, 244, s, e + 1),
+                        port: 8080,
+                    })
+                    .collect(),
+            };
+            m.ports.insert(id, port);
+        }
+        m
+    }
+
+    #[test]
+    fn a_partial_plan_equals_diffing_the_full_renderings() {
+        let config = RenderConfig {
+            table: "t".into(),
+            cluster_cidr: Some("10.244.0.0/16".parse().unwrap()),
+        };
+        let before = model(20, 4, true);
+        let mut after = before.clone();
+        let mut ports = after.ports.values_mut();
+        ports.next().unwrap().endpoints.pop(); // one endpoint fewer
+        ports.next().unwrap().endpoints.clear(); // no endpoints
+        let gone = after.ports.keys().nth(5).unwrap().clone();
+        after.ports.remove(&gone); // a service deleted
+        let applied = render(&before, &config);
+        let (script, outcome) = plan(Some(&applied), &before, &after, &config, false);
+        let full_next = render(&after, &config);
+        assert_eq!(
+            script,
+            transaction(Some(&applied), &full_next, Mode::Partial)
+        );
+        let Outcome::Splice(old, new) = outcome else {
+            panic!("a partial plan splices");
+        };
+        let mut spliced = applied.clone();
+        spliced.splice(&old, &new);
+        assert_eq!(spliced, full_next, "the applied ruleset stays exact");
     }
 }

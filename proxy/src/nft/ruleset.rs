@@ -105,6 +105,43 @@ impl Ruleset {
         );
     }
 
+    /// Replace the objects `old` rendered with those `new` rendered (both
+    /// renderings of the same service ports, before and after a change):
+    /// keeps the applied ruleset current after a partial sync without
+    /// rendering everything again.
+    pub fn splice(&mut self, old: &Ruleset, new: &Ruleset) {
+        for name in old.chains.keys() {
+            self.chains.remove(name);
+        }
+        for (name, set) in &old.sets {
+            match self.sets.get_mut(name) {
+                Some(mine) if set.managed_elements => {
+                    for key in set.elements.keys() {
+                        mine.elements.remove(key);
+                    }
+                }
+                _ => {
+                    self.sets.remove(name);
+                }
+            }
+        }
+        for (name, chain) in &new.chains {
+            self.chains.insert(name.clone(), chain.clone());
+        }
+        for (name, set) in &new.sets {
+            match self.sets.get_mut(name) {
+                Some(mine) if set.managed_elements => {
+                    for (k, v) in &set.elements {
+                        mine.elements.insert(k.clone(), v.clone());
+                    }
+                }
+                _ => {
+                    self.sets.insert(name.clone(), set.clone());
+                }
+            }
+        }
+    }
+
     /// Number of rules over all chains.
     pub fn rule_count(&self) -> usize {
         self.chains.values().map(|c| c.rules.len()).sum()

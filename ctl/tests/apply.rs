@@ -43,7 +43,7 @@ fn apply_creates_configures_and_leaves_unchanged() {
     );
 
     // The user changes replicas and drops the limits.
-    edit(&path, "replicas: 3", "replicas: 2");
+    edit(&path, "replicas: 6", "replicas: 2");
     edit(
         &path,
         "            limits:\n              memory: 128Mi\n",
@@ -95,7 +95,7 @@ fn dry_runs_change_nothing() {
     assert!(c.get("apps/v1", "Deployment", "default", "web").is_none());
 
     c.tugctl(&["apply", "-f", file]).ok();
-    edit(&path, "replicas: 3", "replicas: 5");
+    edit(&path, "replicas: 6", "replicas: 5");
     for (flag, suffix) in [
         ("--dry-run=client", "(dry run)"),
         ("--dry-run=server", "(server dry run)"),
@@ -107,7 +107,7 @@ fn dry_runs_change_nothing() {
         );
     }
     let live = c.get("apps/v1", "Deployment", "default", "web").unwrap();
-    assert_eq!(live["spec"]["replicas"], 3);
+    assert_eq!(live["spec"]["replicas"], 6);
 }
 
 #[test]

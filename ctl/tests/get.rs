@@ -73,7 +73,7 @@ fn tables_have_kubectls_columns() {
         cells(lines[0]),
         ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     );
-    assert_eq!(&cells(lines[1])[..4], ["web", "2/3", "3", "2"]);
+    assert_eq!(&cells(lines[1])[..4], ["web", "2/6", "3", "2"]);
 
     let out = c
         .tugctl(&["get", "deploy", "web", "-o", "wide"])
@@ -93,7 +93,7 @@ fn tables_have_kubectls_columns() {
             "SELECTOR"
         ]
     );
-    assert_eq!(&cells(lines[1])[5..], ["web", "nginx:1.25", "app=web"]);
+    assert_eq!(&cells(lines[1])[5..], ["web", "busybox:1.36", "app=web"]);
 
     let out = c.tugctl(&["get", "svc"]).ok().stdout;
     let lines: Vec<&str> = out.lines().collect();

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod duration;
 pub mod intstr;
+pub mod managedfields;
 pub mod meta;
 pub mod patch;
 pub mod quantity;

@@ -4,6 +4,7 @@
 mod body;
 mod crud;
 mod discovery;
+mod fieldmanager;
 mod list;
 mod logs;
 mod params;
@@ -81,6 +82,15 @@ fn respond(result: ApiResult<Value>, created: bool) -> Response {
             }
             r
         }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The response to a create, update or patch: the object with its
+/// field-validation warnings.
+fn written(result: ApiResult<fieldmanager::Written>) -> Response {
+    match result {
+        Ok(w) => w.into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -185,7 +195,7 @@ async fn serve(
         (None, None, &Method::GET) => {
             respond(crud::list_objects(s, &handler, ns, &params).await, false)
         }
-        (None, None, &Method::POST) => respond(crud::create(&call).await, true),
+        (None, None, &Method::POST) => written(crud::create(&call).await),
         (None, None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete_collection(s, &handler, ns, &req, &params).await,
@@ -196,12 +206,8 @@ async fn serve(
         (Some(name), None | Some("status"), &Method::GET) => {
             respond(crud::get(s, &handler, ns, name).await, false)
         }
-        (Some(name), None, &Method::PUT) => {
-            respond(crud::replace(&call, name, Half::Main).await, false)
-        }
-        (Some(name), None, &Method::PATCH) => {
-            respond(crud::patch(&call, name, Half::Main).await, false)
-        }
+        (Some(name), None, &Method::PUT) => written(crud::replace(&call, name, Half::Main).await),
+        (Some(name), None, &Method::PATCH) => written(crud::patch(&call, name, Half::Main).await),
         (Some(name), None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete(s, &handler, ns, name, &req).await,
@@ -212,10 +218,10 @@ async fn serve(
             respond(result.map(|d| d.object), false)
         }
         (Some(name), Some("status"), &Method::PUT) => {
-            respond(crud::replace(&call, name, Half::Status).await, false)
+            written(crud::replace(&call, name, Half::Status).await)
         }
         (Some(name), Some("status"), &Method::PATCH) => {
-            respond(crud::patch(&call, name, Half::Status).await, false)
+            written(crud::patch(&call, name, Half::Status).await)
         }
         (Some(name), Some("scale"), &Method::GET) => {
             respond(subresources::get_scale(&call, name).await, false)

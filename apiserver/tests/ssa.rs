@@ -398,3 +398,34 @@ async fn dry_run_apply_writes_nothing() {
         live["metadata"]["resourceVersion"]
     );
 }
+
+#[tokio::test]
+async fn kubectl_scale_through_the_scale_subresource_owns_replicas() {
+    let server = start();
+    let api = Api::new(&server.url);
+    apply(&api, "kubectl", "", &config(Some(2), &[]))
+        .await
+        .resp
+        .ok();
+    // What `kubectl scale` sends: a merge patch of the Scale.
+    let r = api
+        .request(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/scale"),
+            MERGE,
+            r#"{"spec": {"replicas": 4}}"#,
+            "kubectl/v1.35.0 (linux/amd64) kubernetes/abc",
+        )
+        .await;
+    assert_eq!(r.resp.code, 200, "{:?}", r.resp);
+    let scaled = api.get(&format!("{DEPLOYS}/web")).await.ok();
+    let e = entry(&scaled, "kubectl", "Update");
+    assert_eq!(e["subresource"], "scale");
+    assert_eq!(e["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+    let r = apply(&api, "kubectl", "", &config(Some(2), &[])).await;
+    assert_eq!(r.resp.code, 409, "{:?}", r.resp);
+    assert_eq!(
+        r.resp.message(),
+        "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.replicas"
+    );
+}

@@ -125,7 +125,7 @@ pub fn scope(info: &ResourceInfo, half: Half) -> Scope {
 pub struct Tracker {
     manager: String,
     api_version: String,
-    half: Half,
+    subresource: &'static str,
     scope: Scope,
     lists: ListTypes,
     now: String,
@@ -138,10 +138,22 @@ impl Tracker {
         Tracker {
             manager,
             api_version: info.api_version(),
-            half,
+            subresource: match half {
+                Half::Main => "",
+                Half::Status => "status",
+            },
             scope: scope(info, half),
             lists: ListTypes::for_kind(info.group, info.kind),
             now: Time::now().to_string(),
+        }
+    }
+
+    /// The bookkeeping of a write through `/scale`: an entry of its own
+    /// (subresource `scale`) for what it changes in the main resource.
+    pub fn scale(handler: &Handler, manager: String) -> Tracker {
+        Tracker {
+            subresource: "scale",
+            ..Tracker::new(handler, manager, Half::Main)
         }
     }
 
@@ -149,10 +161,7 @@ impl Tracker {
         Write {
             manager: &self.manager,
             api_version: &self.api_version,
-            subresource: match self.half {
-                Half::Main => "",
-                Half::Status => "status",
-            },
+            subresource: self.subresource,
             scope: self.scope,
             lists: &self.lists,
             now: &self.now,

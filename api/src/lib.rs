@@ -6,6 +6,7 @@ pub mod decode;
 pub mod duration;
 pub mod intstr;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod quantity;
 pub mod resource;

@@ -16,7 +16,7 @@ use crate::patch::PatchSchema;
 use crate::resource::Resource;
 use crate::status::Status;
 
-use super::{clean, extra, names, patch_ext};
+use super::{clean, extra, names, patch_ext, required};
 
 /// Where OpenAPI v3 keeps its schemas; every `$ref` points below it.
 pub(crate) const V3_PREFIX: &str = "#/components/schemas/";
@@ -126,6 +126,7 @@ pub fn definitions() -> Map<String, Value> {
         clean::rewrite_refs(&mut schema, &renames);
         defs.insert(names::upstream(&rust_name), schema);
     }
+    required::apply(&mut defs);
     set_gvk(
         &mut defs,
         &names::upstream("Status"),

@@ -23,6 +23,7 @@ mod names;
 mod params;
 mod patch_ext;
 pub(crate) mod primitives;
+mod required;
 mod swagger;
 
 pub use document::{document, ServedResource};

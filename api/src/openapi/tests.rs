@@ -85,6 +85,10 @@ fn fields_are_the_json_names_with_their_types() {
         rolling["maxSurge"]["$ref"],
         "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"
     );
+    let spec_def = &defs["io.k8s.api.apps.v1.DeploymentSpec"];
+    assert_eq!(spec_def["required"], json!(["selector", "template"]));
+    let container = &defs["io.k8s.api.core.v1.Container"];
+    assert_eq!(container["required"], json!(["name"]));
     let owner = &defs["io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference"];
     assert_eq!(
         owner["required"],

@@ -7,6 +7,7 @@ pub mod duration;
 pub mod intstr;
 pub mod managedfields;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod quantity;
 pub mod resource;

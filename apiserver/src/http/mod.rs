@@ -7,6 +7,7 @@ mod discovery;
 mod fieldmanager;
 mod list;
 mod logs;
+mod openapi;
 mod params;
 mod patch;
 mod path;
@@ -16,7 +17,7 @@ mod watch;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -37,7 +38,25 @@ pub use body::MAX_BODY_BYTES;
 
 /// The router serving the whole API.
 pub fn router(server: Arc<ApiServer>) -> Router {
+    let oa = openapi::OpenApi::new(&server.registry);
+    let (oa2, oa3, oa3gv) = (oa.clone(), oa.clone(), oa);
     Router::new()
+        .route(
+            "/openapi/v2",
+            get(move |h: HeaderMap| async move { oa2.v2(&h) }),
+        )
+        .route(
+            "/openapi/v3",
+            get(move |h: HeaderMap| async move { oa3.v3_index(&h) }),
+        )
+        .route(
+            "/openapi/v3/{*gv}",
+            get(
+                move |Path(gv): Path<String>, uri: Uri, h: HeaderMap| async move {
+                    oa3gv.v3(&gv, &uri, &h)
+                },
+            ),
+        )
         .route("/version", get(|| async { json(discovery::version()) }))
         .route("/version/", get(|| async { json(discovery::version()) }))
         .route("/healthz", get(health))

@@ -1,4 +1,6 @@
-//! WATCH: newline-delimited JSON events streamed from the watch cache.
+//! WATCH: newline-delimited JSON events streamed from the watch cache;
+//! each event's object as it is, or as a one-row `Table` when the client
+//! asked for Tables (`kubectl get -w`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
+use serde_json::Value;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tug_api::table::TableOptions;
 use tug_api::Status;
 
 use crate::error::ApiResult;
@@ -19,6 +23,7 @@ use crate::watch_cache::{CacheEvent, CacheWatch, WatchEnd};
 
 use super::list::{list, Filter};
 use super::params::Params;
+use super::table;
 
 fn event_line(event_type: &str, object: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(object.len() + 32);
@@ -30,14 +35,42 @@ fn event_line(event_type: &str, object: &[u8]) -> Bytes {
     buf.freeze()
 }
 
-fn bookmark_line(handler: &Handler, revision: i64) -> Bytes {
-    let info = handler.info();
-    let object = serde_json::json!({
-        "kind": info.kind,
-        "apiVersion": info.api_version(),
-        "metadata": { "resourceVersion": revision.to_string() },
-    });
-    event_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+/// Writes the events of one watch: objects as they are, or as Tables.
+struct Encoder {
+    handler: Handler,
+    /// Set when the client asked for Tables; the column definitions go
+    /// with the first event only, as upstream sends them.
+    tables: Option<TableOptions>,
+}
+
+impl Encoder {
+    /// The line of an event of `event_type` on the stored `object`.
+    fn event(&mut self, event_type: &str, object: &[u8]) -> Bytes {
+        let Some(options) = self.tables.as_mut() else {
+            return event_line(event_type, object);
+        };
+        let object: Value = serde_json::from_slice(object).unwrap_or_default();
+        let row = table::of_object(&self.handler, &object, options);
+        options.no_headers = true;
+        event_line(event_type, &serde_json::to_vec(&row).unwrap_or_default())
+    }
+
+    /// A BOOKMARK at `revision`: an object of the watched kind (or an
+    /// empty Table) carrying only the resourceVersion.
+    fn bookmark(&self, revision: i64) -> Bytes {
+        let object = match &self.tables {
+            Some(options) => table::bookmark(revision, options),
+            None => {
+                let info = self.handler.info();
+                serde_json::json!({
+                    "kind": info.kind,
+                    "apiVersion": info.api_version(),
+                    "metadata": { "resourceVersion": revision.to_string() },
+                })
+            }
+        };
+        event_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+    }
 }
 
 fn error_line(status: &Status) -> Bytes {
@@ -66,7 +99,7 @@ async fn next_step(events: &mut CacheWatch, ticks: Option<&mut Interval>) -> Opt
 struct WatchBody {
     events: CacheWatch,
     ticks: Option<Interval>,
-    handler: Handler,
+    encoder: Encoder,
     filter: Filter,
     /// The revision of the last event passed on (sent or filtered out).
     last_seen: i64,
@@ -88,12 +121,12 @@ impl WatchBody {
                     // revision has been passed on: the bookmark says so.
                     let rv = self.events.bookmark_revision().unwrap_or(self.last_seen);
                     self.last_seen = self.last_seen.max(rv);
-                    return Some(bookmark_line(&self.handler, self.last_seen));
+                    return Some(self.encoder.bookmark(self.last_seen));
                 }
                 Step::Event(Ok(ev)) => {
                     self.last_seen = ev.revision;
                     if let Some((t, obj)) = ev.as_seen_by(&|a| self.filter.matches(a)) {
-                        return Some(event_line(t.as_str(), obj));
+                        return Some(self.encoder.event(t.as_str(), obj));
                     }
                 }
                 Step::Event(Err(WatchEnd::Expired(msg))) => {
@@ -110,14 +143,20 @@ impl WatchBody {
 }
 
 /// Serve `?watch=true` on a collection (or one object via a
-/// `metadata.name` field selector, as clients do).
+/// `metadata.name` field selector, as clients do); `tables` when the
+/// client asked for Tables.
 pub async fn watch(
     server: Arc<ApiServer>,
     handler: Handler,
     namespace: &str,
     params: &Params,
+    tables: Option<TableOptions>,
 ) -> ApiResult<Response> {
     let filter = Filter::from_params(namespace, params)?;
+    let mut encoder = Encoder {
+        handler: handler.clone(),
+        tables,
+    };
     let mut initial = Vec::new();
     let after = match params.revision()? {
         Some(rv) => rv,
@@ -126,10 +165,7 @@ pub async fn watch(
             let all = Params::default();
             let listed = list(&server, &handler, &filter, &all).await?;
             for obj in &listed.items {
-                initial.push(event_line(
-                    "ADDED",
-                    &serde_json::to_vec(obj).unwrap_or_default(),
-                ));
+                initial.push(encoder.event("ADDED", &serde_json::to_vec(obj).unwrap_or_default()));
             }
             listed.revision
         }
@@ -153,7 +189,7 @@ pub async fn watch(
     let body = WatchBody {
         events,
         ticks,
-        handler,
+        encoder,
         filter,
         last_seen: after,
         done: false,

@@ -1,6 +1,7 @@
 //! Server-side printing: GET, LIST and WATCH answer with `meta.k8s.io/v1`
 //! Tables, with kubectl's columns, when the Accept header asks for them
-//! the way kubectl does.
+//! the way kubectl does. Also the streaming list (`sendInitialEvents`)
+//! that kubectl's `rollout status` and `wait` open.
 
 mod common;
 
@@ -211,9 +212,13 @@ struct Events {
 
 impl Events {
     async fn open(url: &str) -> Events {
+        Events::open_as(url, KUBECTL_ACCEPT).await
+    }
+
+    async fn open_as(url: &str, accept: &str) -> Events {
         let response = reqwest::Client::new()
             .get(url)
-            .header("Accept", KUBECTL_ACCEPT)
+            .header("Accept", accept)
             .send()
             .await
             .expect("watch request");
@@ -275,4 +280,51 @@ async fn watch_events_are_one_row_tables_with_headers_first() {
         deleted["object"]["rows"][0]["object"]["kind"],
         "PartialObjectMetadata"
     );
+}
+
+#[tokio::test]
+async fn streaming_lists_end_their_initial_events_with_a_bookmark() {
+    let server = start();
+    let api = Api::new(&server.url);
+    api.post(CONFIGMAPS, &configmap("a", json!({"k": "1"})))
+        .await
+        .ok();
+    api.post(CONFIGMAPS, &configmap("b", json!({}))).await.ok();
+
+    // What client-go's reflector sends for `kubectl rollout status`.
+    let query = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&fieldSelector=metadata.name%3Da";
+    let url = format!("{}{CONFIGMAPS}?{query}", server.url);
+    let mut events = Events::open_as(&url, "application/json").await;
+    let added = events.next().await;
+    assert_eq!(added["type"], "ADDED");
+    assert_eq!(added["object"]["metadata"]["name"], "a");
+    let end = events.next().await;
+    assert_eq!(end["type"], "BOOKMARK", "{end}");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert_eq!(end["object"]["kind"], "ConfigMap");
+    let end_rv: i64 = end["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(end_rv > 0);
+
+    let mut changed = api.get(&format!("{CONFIGMAPS}/a")).await.ok();
+    changed["data"]["k"] = json!("2");
+    api.put(&format!("{CONFIGMAPS}/a"), &changed).await.ok();
+    let modified = events.next().await;
+    assert_eq!(modified["type"], "MODIFIED");
+    assert_eq!(modified["object"]["data"]["k"], "2");
+
+    // sendInitialEvents needs resourceVersionMatch=NotOlderThan.
+    let (code, status) = get_as(
+        &server.url,
+        &format!("{CONFIGMAPS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"),
+        "application/json",
+    )
+    .await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")));
 }

@@ -1,6 +1,9 @@
 //! WATCH: newline-delimited JSON events streamed from the watch cache;
 //! each event's object as it is, or as a one-row `Table` when the client
-//! asked for Tables (`kubectl get -w`).
+//! asked for Tables (`kubectl get -w`). Streaming lists
+//! (`sendInitialEvents=true`, what client-go's reflectors ask for since
+//! 1.3x) get the current state as ADDED events, then a BOOKMARK marking
+//! their end.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,12 +14,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tug_api::table::TableOptions;
-use tug_api::Status;
+use tug_api::{FieldError, Status};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::registry::Handler;
 use crate::server::ApiServer;
 use crate::watch_cache::{CacheEvent, CacheWatch, WatchEnd};
@@ -58,7 +62,20 @@ impl Encoder {
     /// A BOOKMARK at `revision`: an object of the watched kind (or an
     /// empty Table) carrying only the resourceVersion.
     fn bookmark(&self, revision: i64) -> Bytes {
-        let object = match &self.tables {
+        let object = self.bookmark_object(revision);
+        event_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+    }
+
+    /// The BOOKMARK that ends a streaming list's initial events: annotated
+    /// `k8s.io/initial-events-end: "true"`.
+    fn initial_events_end(&self, revision: i64) -> Bytes {
+        let mut object = self.bookmark_object(revision);
+        object["metadata"]["annotations"] = serde_json::json!({ INITIAL_EVENTS_END: "true" });
+        event_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+    }
+
+    fn bookmark_object(&self, revision: i64) -> Value {
+        match &self.tables {
             Some(options) => table::bookmark(revision, options),
             None => {
                 let info = self.handler.info();
@@ -68,8 +85,7 @@ impl Encoder {
                     "metadata": { "resourceVersion": revision.to_string() },
                 })
             }
-        };
-        event_line("BOOKMARK", &serde_json::to_vec(&object).unwrap_or_default())
+        }
     }
 }
 
@@ -142,6 +158,49 @@ impl WatchBody {
     }
 }
 
+/// The annotation on the bookmark that ends a streaming list's initial events.
+const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+
+/// The streaming-list parameter (`sendInitialEvents`), which [`Params`]
+/// leaves to the watch.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchListQuery {
+    send_initial_events: Option<bool>,
+}
+
+/// `sendInitialEvents`, checked as upstream checks it: only with
+/// `resourceVersionMatch=NotOlderThan` and, when true, with bookmarks.
+fn send_initial_events(params: &Params) -> ApiResult<Option<bool>> {
+    let uri: http::Uri = format!("/?{}", params.raw_query)
+        .parse()
+        .map_err(|_| ApiError::bad_request("malformed query string"))?;
+    let query = axum::extract::Query::<WatchListQuery>::try_from_uri(&uri)
+        .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {}", e.body_text())))?
+        .0;
+    let Some(send) = query.send_initial_events else {
+        return Ok(None);
+    };
+    let mut errors = Vec::new();
+    if params.resource_version_match.as_deref() != Some("NotOlderThan") {
+        errors.push(FieldError::forbidden(
+            "resourceVersionMatch",
+            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        ));
+    }
+    if send && !params.bookmarks() {
+        errors.push(FieldError::forbidden(
+            "allowWatchBookmarks",
+            "allowWatchBookmarks must be set to true when sendInitialEvents is true",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(Some(send))
+    } else {
+        Err(ApiError::invalid("ListOptions", "meta.k8s.io", "", &errors))
+    }
+}
+
 /// Serve `?watch=true` on a collection (or one object via a
 /// `metadata.name` field selector, as clients do); `tables` when the
 /// client asked for Tables.
@@ -158,14 +217,29 @@ pub async fn watch(
         tables,
     };
     let mut initial = Vec::new();
-    let after = match params.revision()? {
-        Some(rv) => rv,
-        None => {
-            // No resourceVersion (or "0"): the current state first, as ADDED events.
+    let send_initial = send_initial_events(params)?;
+    let after = match (send_initial, params.revision()?) {
+        // A legacy watch from a revision, or a streaming list that does
+        // not want the state: the changes after it.
+        (None | Some(false), Some(rv)) => rv,
+        // No revision and no state wanted: the changes from now on.
+        (Some(false), None) => server
+            .objects
+            .storage()
+            .current_revision()
+            .await
+            .map_err(|e| ApiError::internal(format!("storage: {e}")))?,
+        // No resourceVersion (or "0"), or a streaming list: the current
+        // state first, as ADDED events (a state at least as new as any
+        // revision asked for, as NotOlderThan allows).
+        (None, None) | (Some(true), _) => {
             let all = Params::default();
             let listed = list(&server, &handler, &filter, &all).await?;
             for obj in &listed.items {
                 initial.push(encoder.event("ADDED", &serde_json::to_vec(obj).unwrap_or_default()));
+            }
+            if send_initial == Some(true) {
+                initial.push(encoder.initial_events_end(listed.revision));
             }
             listed.revision
         }

@@ -14,6 +14,7 @@ pub mod resource;
 pub mod selector;
 pub mod status;
 pub mod strategy;
+pub mod table;
 pub mod validation;
 
 pub mod apps;

@@ -12,6 +12,7 @@ mod params;
 mod patch;
 mod path;
 mod subresources;
+mod table;
 mod watch;
 
 use std::sync::Arc;
@@ -206,13 +207,26 @@ async fn serve(
     };
     match (name.as_deref(), subresource.as_deref(), method) {
         (None, None, &Method::GET) if params.is_watch() => {
-            match watch::watch(server.clone(), handler.clone(), ns, &params).await {
+            let tables = match table::requested(headers, &params) {
+                Ok(t) => t,
+                Err(e) => return e.into_response(),
+            };
+            match watch::watch(server.clone(), handler.clone(), ns, &params, tables).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             }
         }
         (None, None, &Method::GET) => {
-            respond(crud::list_objects(s, &handler, ns, &params).await, false)
+            let result = match table::requested(headers, &params) {
+                Ok(tables) => crud::list_objects(s, &handler, ns, &params)
+                    .await
+                    .map(|list| match tables {
+                        Some(options) => table::of_list(&handler, list, &options),
+                        None => list,
+                    }),
+                Err(e) => Err(e),
+            };
+            respond(result, false)
         }
         (None, None, &Method::POST) => written(crud::create(&call).await),
         (None, None, &Method::DELETE) => {
@@ -223,7 +237,16 @@ async fn serve(
             respond(result, false)
         }
         (Some(name), None | Some("status"), &Method::GET) => {
-            respond(crud::get(s, &handler, ns, name).await, false)
+            let result = match table::requested(headers, &params) {
+                Ok(tables) => crud::get(s, &handler, ns, name)
+                    .await
+                    .map(|object| match tables {
+                        Some(options) => table::of_object(&handler, &object, &options),
+                        None => object,
+                    }),
+                Err(e) => Err(e),
+            };
+            respond(result, false)
         }
         (Some(name), None, &Method::PUT) => written(crud::replace(&call, name, Half::Main).await),
         (Some(name), None, &Method::PATCH) => written(crud::patch(&call, name, Half::Main).await),

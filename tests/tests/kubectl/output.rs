@@ -17,8 +17,11 @@ pub struct Table {
     pub rows: Vec<Row>,
 }
 
-/// The start offset and name of each column in a header line.
-fn header_columns(header: &str) -> Vec<(usize, String)> {
+/// The start offset and name of each column of a header line.
+type Columns = Vec<(usize, String)>;
+
+/// The columns of a header line.
+fn header_columns(header: &str) -> Columns {
     let mut columns = Vec::new();
     let mut start = None;
     let mut spaces = 0;
@@ -66,7 +69,7 @@ impl Table {
     /// Every table in `out` (`get deployments,services` prints one per kind).
     pub fn parse_all(out: &str) -> Vec<Table> {
         let mut tables = Vec::new();
-        let mut current: Option<(Vec<(usize, String)>, Vec<Row>)> = None;
+        let mut current: Option<(Columns, Vec<Row>)> = None;
         for line in out.lines() {
             if line.trim().is_empty() {
                 if let Some((cols, rows)) = current.take() {
@@ -91,7 +94,7 @@ impl Table {
         Table::parse(&lines.join("\n"))
     }
 
-    fn from_parts(cols: Vec<(usize, String)>, rows: Vec<Row>) -> Table {
+    fn from_parts(cols: Columns, rows: Vec<Row>) -> Table {
         Table {
             columns: cols.into_iter().map(|(_, n)| n).collect(),
             rows,

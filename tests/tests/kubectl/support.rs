@@ -1,7 +1,7 @@
 //! What every kubectl test starts from: kubectl and a hollow-node
 //! cluster, the repository's manifests, and edited copies of them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tug_api::apps::Deployment;
@@ -77,11 +77,6 @@ pub fn manifests_dir() -> String {
 /// One file of `manifests/`.
 pub fn manifest(name: &str) -> PathBuf {
     repo_root().join("manifests").join(name)
-}
-
-/// `path` as a string for kubectl's `-f`.
-pub fn arg(path: &Path) -> String {
-    path.display().to_string()
 }
 
 /// The lines of `out`, trimmed, without empty ones.

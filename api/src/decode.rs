@@ -1,7 +1,14 @@
 //! Strict decoding: unknown fields are an error that names the full path
-//! of the field, as `kubectl --validate=strict` reports it.
+//! of the field, as `kubectl --validate=strict` reports it; and the
+//! lenient side of field validation: finding every unknown field of a
+//! body ([`unknown_fields`]) and every duplicate key ([`parse_json`],
+//! [`parse_yaml`]) so the apiserver can warn about them or drop them.
 
-use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 /// Why a body could not be decoded into a kind.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,6 +41,237 @@ pub fn decode_strict<T: DeserializeOwned>(value: serde_json::Value) -> Result<T,
             DecodeError::Invalid { path, message }
         }
     })
+}
+
+/// How many unknown fields [`unknown_fields`] reports at most (each costs
+/// one decode of the body).
+const MAX_UNKNOWN_FIELDS: usize = 256;
+
+/// Every unknown field of `value` as a `T`, by path
+/// (`spec.template.spec.containers[0].foo`), in the order serde meets
+/// them, and `value` without them. The typed decode is the schema: each
+/// round decodes strictly, notes the unknown field serde reports and
+/// removes it. Stops at the first error that is not an unknown field
+/// (the caller's decode reports it).
+pub fn unknown_fields<T: DeserializeOwned>(value: &Value) -> (Vec<String>, Value) {
+    let mut value = value.clone();
+    let mut found = Vec::new();
+    while found.len() < MAX_UNKNOWN_FIELDS {
+        let Err(err) = serde_path_to_error::deserialize::<_, T>(&value) else {
+            break;
+        };
+        let Some(field) = unknown_field_name(&err.inner().to_string()).map(str::to_string) else {
+            break;
+        };
+        let mut segments: Vec<Segment> = err.path().iter().filter_map(Segment::of).collect();
+        if segments.last() != Some(&Segment::Key(field.clone())) {
+            segments.push(Segment::Key(field));
+        }
+        if !remove_at(&mut value, &segments) {
+            break;
+        }
+        found.push(display_path(&segments));
+    }
+    (found, value)
+}
+
+/// One step of a path into a JSON value.
+#[derive(Clone, Debug, PartialEq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl Segment {
+    fn of(s: &serde_path_to_error::Segment) -> Option<Segment> {
+        match s {
+            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            _ => None,
+        }
+    }
+}
+
+/// `spec.containers[0].foo`, as upstream names fields.
+fn display_path(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        match s {
+            Segment::Key(k) if out.is_empty() => out.push_str(k),
+            Segment::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Remove the value at `path`; false if there is none.
+fn remove_at(value: &mut Value, path: &[Segment]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut v = value;
+    for s in parents {
+        let next = match s {
+            Segment::Key(k) => v.get_mut(k.as_str()),
+            Segment::Index(i) => v.get_mut(*i),
+        };
+        match next {
+            Some(n) => v = n,
+            None => return false,
+        }
+    }
+    match (last, v) {
+        (Segment::Key(k), Value::Object(m)) => m.remove(k).is_some(),
+        _ => false,
+    }
+}
+
+/// Parse JSON into a value, also returning the path of every key that
+/// appears twice in one object (the last one wins, as in every JSON
+/// decoder Kubernetes uses).
+pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
+    let dups = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Checked {
+        path: String::new(),
+        dups: &dups,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok((value, dups.into_inner()))
+}
+
+/// Parse one YAML document into a JSON value, with the paths of
+/// duplicate keys as [`parse_json`].
+pub fn parse_yaml(text: &str) -> Result<(Value, Vec<String>), serde_yaml::Error> {
+    let dups = RefCell::new(Vec::new());
+    let value = Checked {
+        path: String::new(),
+        dups: &dups,
+    }
+    .deserialize(serde_yaml::Deserializer::from_str(text))?;
+    Ok((value, dups.into_inner()))
+}
+
+/// A seed building a `serde_json::Value` that notes duplicate keys.
+struct Checked<'a> {
+    path: String,
+    dups: &'a RefCell<Vec<String>>,
+}
+
+impl Checked<'_> {
+    fn key(&self, k: &str) -> String {
+        if self.path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}.{k}", self.path)
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Checked<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Checked {
+            path: format!("{}[{}]", self.path, out.len()),
+            dups: self.dups,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<KeyString>()? {
+            let path = self.key(&k.0);
+            let v = map.next_value_seed(Checked {
+                path: path.clone(),
+                dups: self.dups,
+            })?;
+            if out.insert(k.0, v).is_some() {
+                self.dups.borrow_mut().push(path);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A map key as a string; YAML's non-string scalar keys (`80: x`, `true:`)
+/// become their text, as the YAML-to-JSON conversion upstream does.
+struct KeyString(String);
+
+impl<'de> serde::Deserialize<'de> for KeyString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyString, E> {
+                Ok(KeyString("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Pull the field name out of serde's "unknown field `x`, expected ..." text.
@@ -72,6 +310,57 @@ mod tests {
             err.to_string(),
             "strict decoding error: unknown field \"spec.replicass\""
         );
+    }
+
+    #[test]
+    fn every_unknown_field_is_found_and_dropped() {
+        use crate::apps::Deployment;
+        let v = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "bogus": 1},
+            "spec": {"replicas": 1, "foo": true, "selector": {"matchLabels": {"a": "b"}},
+              "template": {"metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i", "imagee": "x"}]}}}
+        });
+        let (found, clean) = unknown_fields::<Deployment>(&v);
+        assert_eq!(
+            found,
+            vec![
+                "metadata.bogus",
+                "spec.foo",
+                "spec.template.spec.containers[0].imagee"
+            ]
+        );
+        assert!(decode_strict::<Deployment>(clean.clone()).is_ok());
+        assert_eq!(
+            clean["spec"]["template"]["spec"]["containers"][0]["image"],
+            "i"
+        );
+        // Nothing unknown: nothing found, value unchanged.
+        let (none, same) = unknown_fields::<Deployment>(&clean);
+        assert!(none.is_empty());
+        assert_eq!(same, clean);
+    }
+
+    #[test]
+    fn duplicate_keys_are_named_by_path_in_json_and_yaml() {
+        let json = br#"{"metadata": {"name": "a", "name": "b"},
+            "spec": {"containers": [{"image": "x", "image": "y"}]}}"#;
+        let (v, dups) = parse_json(json).unwrap();
+        assert_eq!(dups, vec!["metadata.name", "spec.containers[0].image"]);
+        assert_eq!(v["metadata"]["name"], "b", "the last one wins");
+        let (v2, none) = parse_json(br#"{"a": [1, 2.5, null, true], "b": {"c": "d"}}"#).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(
+            v2,
+            serde_json::json!({"a": [1, 2.5, null, true], "b": {"c": "d"}})
+        );
+        assert!(parse_json(b"{} x").is_err());
+
+        let yaml = "metadata:\n  name: a\nspec:\n  replicas: 1\n  replicas: 2\n";
+        let (v, dups) = parse_yaml(yaml).unwrap();
+        assert_eq!(dups, vec!["spec.replicas"]);
+        assert_eq!(v["spec"]["replicas"], 2);
     }
 
     #[test]

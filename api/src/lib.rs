@@ -5,13 +5,16 @@
 pub mod decode;
 pub mod duration;
 pub mod intstr;
+pub mod managedfields;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod quantity;
 pub mod resource;
 pub mod selector;
 pub mod status;
 pub mod strategy;
+pub mod table;
 pub mod validation;
 
 pub mod apps;

@@ -69,7 +69,7 @@ impl<'de> Deserialize<'de> for MicroTime {
 }
 
 /// `metav1.ObjectMeta`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectMeta {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -101,6 +101,7 @@ pub struct ObjectMeta {
     /// Server-side apply bookkeeping; kept opaque until the compatibility
     /// issue gives it meaning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::openapi::primitives::managed_fields")]
     pub managed_fields: Vec<serde_json::Value>,
     /// Deprecated upstream but still sent by old clients; accepted and ignored.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -136,7 +137,7 @@ impl OwnerReference {
 }
 
 /// `metav1.OwnerReference`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OwnerReference {
     pub api_version: String,
@@ -150,7 +151,7 @@ pub struct OwnerReference {
 }
 
 /// `metav1.ListMeta`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListMeta {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -177,7 +178,9 @@ pub struct List<T> {
 
 /// `metav1.Condition`-style fields are per-type upstream; this is the
 /// common shape the status types here share.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 pub enum ConditionStatus {
     True,
     False,
@@ -186,7 +189,7 @@ pub enum ConditionStatus {
 }
 
 /// `metav1.LabelSelector` as it appears in workload specs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -196,7 +199,7 @@ pub struct LabelSelector {
 }
 
 /// One `matchExpressions` entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelectorRequirement {
     pub key: String,

@@ -122,7 +122,11 @@ async fn unknown_fields_are_rejected_by_path() {
     let api = Api::new(&server.url);
     let mut d = deployment("web", 1);
     d["spec"]["template"]["spec"]["containers"][0]["imagee"] = json!("typo");
-    let r = api.post(DEPLOYS, &d).await;
+    // Unknown fields are refused under fieldValidation=Strict (the default,
+    // Warn, drops them with a warning: see field_validation.rs).
+    let r = api
+        .post(&format!("{DEPLOYS}?fieldValidation=Strict"), &d)
+        .await;
     assert_eq!((r.code, r.reason()), (400, "BadRequest"));
     assert!(
         r.message()

@@ -12,7 +12,7 @@ use crate::strategy::{Scalable, Strategy};
 use crate::validation;
 
 /// `apps/v1.ReplicaSet`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplicaSet {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -28,7 +28,7 @@ pub struct ReplicaSet {
 }
 
 /// `apps/v1.ReplicaSetSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplicaSetSpec {
     /// Defaults to 1.
@@ -44,7 +44,7 @@ pub struct ReplicaSetSpec {
 }
 
 /// `apps/v1.ReplicaSetStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplicaSetStatus {
     #[serde(default)]
@@ -64,7 +64,7 @@ pub struct ReplicaSetStatus {
 }
 
 /// `apps/v1.ReplicaSetCondition` (`ReplicaFailure`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplicaSetCondition {
     #[serde(rename = "type", default)]

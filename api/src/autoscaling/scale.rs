@@ -12,7 +12,7 @@ use crate::strategy::{Scalable, Strategy};
 use crate::validation;
 
 /// `autoscaling/v1.Scale`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scale {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -28,7 +28,7 @@ pub struct Scale {
 }
 
 /// `autoscaling/v1.ScaleSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScaleSpec {
     #[serde(default, skip_serializing_if = "is_zero_i32")]
@@ -36,7 +36,7 @@ pub struct ScaleSpec {
 }
 
 /// `autoscaling/v1.ScaleStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScaleStatus {
     #[serde(default)]

@@ -11,7 +11,7 @@ use crate::validation;
 const LEASE_STRATEGIES: &[&str] = &["OldestEmulationVersion"];
 
 /// `coordination.k8s.io/v1.Lease`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Lease {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -25,7 +25,7 @@ pub struct Lease {
 }
 
 /// `coordination.k8s.io/v1.LeaseSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LeaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]

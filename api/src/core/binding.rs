@@ -10,7 +10,7 @@ use crate::status::{FieldError, FieldErrors};
 use crate::strategy::Strategy;
 
 /// `v1.Binding`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Binding {
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -11,7 +11,7 @@ use crate::strategy::Strategy;
 use crate::validation;
 
 /// `v1.ConfigMap`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigMap {
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -15,7 +15,7 @@ pub const NAMESPACE_FINALIZER: &str = "kubernetes";
 const STANDARD_FINALIZERS: &[&str] = &[NAMESPACE_FINALIZER, "orphan", "foregroundDeletion"];
 
 /// `v1.Namespace`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Namespace {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -31,7 +31,7 @@ pub struct Namespace {
 }
 
 /// `v1.NamespaceSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespaceSpec {
     /// Finalizers that must be cleared before the namespace goes away
@@ -41,7 +41,7 @@ pub struct NamespaceSpec {
 }
 
 /// `v1.NamespaceStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespaceStatus {
     /// `Active` or `Terminating`.
@@ -52,7 +52,7 @@ pub struct NamespaceStatus {
 }
 
 /// `v1.NamespaceCondition`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespaceCondition {
     #[serde(rename = "type", default)]

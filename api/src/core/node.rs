@@ -13,7 +13,7 @@ use crate::strategy::Strategy;
 use crate::validation;
 
 /// `v1.Node`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Node {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -29,7 +29,7 @@ pub struct Node {
 }
 
 /// `v1.NodeSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSpec {
     #[serde(rename = "podCIDR", default, skip_serializing_if = "String::is_empty")]
@@ -57,7 +57,7 @@ pub struct NodeSpec {
 }
 
 /// `v1.Taint`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Taint {
     #[serde(default)]
@@ -72,7 +72,7 @@ pub struct Taint {
 }
 
 /// `v1.NodeStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeStatus {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -135,7 +135,7 @@ impl Node {
 }
 
 /// `v1.NodeCondition` (`Ready`, `MemoryPressure`, `DiskPressure`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeCondition {
     #[serde(rename = "type", default)]
@@ -154,7 +154,7 @@ pub struct NodeCondition {
 }
 
 /// `v1.NodeAddress` (`InternalIP`, `ExternalIP`, `Hostname`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeAddress {
     #[serde(rename = "type", default)]
@@ -164,7 +164,7 @@ pub struct NodeAddress {
 }
 
 /// `v1.NodeDaemonEndpoints`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeDaemonEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +172,7 @@ pub struct NodeDaemonEndpoints {
 }
 
 /// `v1.DaemonEndpoint`. Note the capitalised `Port`, as upstream.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonEndpoint {
     #[serde(rename = "Port", default)]
@@ -180,7 +180,7 @@ pub struct DaemonEndpoint {
 }
 
 /// `v1.NodeSystemInfo`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSystemInfo {
     #[serde(rename = "machineID", default)]
@@ -208,7 +208,7 @@ pub struct NodeSystemInfo {
 }
 
 /// `v1.NodeSwapStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSwapStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,7 +216,7 @@ pub struct NodeSwapStatus {
 }
 
 /// `v1.ContainerImage`: an image present on the node.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerImage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -226,7 +226,7 @@ pub struct ContainerImage {
 }
 
 /// `v1.AttachedVolume`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttachedVolume {
     #[serde(default)]
@@ -236,7 +236,7 @@ pub struct AttachedVolume {
 }
 
 /// `v1.NodeRuntimeHandler`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeRuntimeHandler {
     #[serde(default)]
@@ -246,7 +246,7 @@ pub struct NodeRuntimeHandler {
 }
 
 /// `v1.NodeRuntimeHandlerFeatures`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeRuntimeHandlerFeatures {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,7 +256,7 @@ pub struct NodeRuntimeHandlerFeatures {
 }
 
 /// `v1.NodeFeatures`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeFeatures {
     #[serde(default, skip_serializing_if = "Option::is_none")]

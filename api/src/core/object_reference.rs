@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `v1.ObjectReference`: points at another object (Event.involvedObject,
 /// Endpoints targetRef, Binding target).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectReference {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -26,7 +26,7 @@ pub struct ObjectReference {
 
 /// `v1.LocalObjectReference`: a name in the same namespace
 /// (`imagePullSecrets`, `envFrom.configMapRef`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalObjectReference {
     #[serde(default, skip_serializing_if = "String::is_empty")]

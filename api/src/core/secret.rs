@@ -17,7 +17,7 @@ pub const MAX_SECRET_SIZE: usize = 1024 * 1024;
 const REDACTED: &str = "<secret contents redacted>";
 
 /// `v1.Secret`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Secret {
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -21,7 +21,7 @@ mod strategic;
 mod three_way;
 
 pub use merge::{create_merge_patch, json_patch, merge_patch};
-pub use schema::PatchSchema;
+pub use schema::{PatchExtension, PatchSchema};
 pub use strategic::strategic_merge_patch;
 pub use three_way::{create_three_way_json_merge_patch, create_three_way_merge_patch};
 

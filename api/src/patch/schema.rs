@@ -116,6 +116,52 @@ impl PatchSchema {
     pub(super) fn field(&self, name: &str) -> &Field {
         self.fields.get(name).unwrap_or(&DEFAULT_FIELD)
     }
+
+    /// Every field with a patch strategy, as the OpenAPI description
+    /// publishes it (`x-kubernetes-patch-strategy`/`-merge-key`).
+    pub fn extensions(&self) -> Vec<PatchExtension> {
+        let mut out = Vec::new();
+        self.collect_extensions(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn collect_extensions(&self, path: &mut Vec<&'static str>, out: &mut Vec<PatchExtension>) {
+        for (name, field) in &self.fields {
+            path.push(name);
+            let (merge, merge_key) = match field.strategy {
+                Strategy::Merge { key } => (Some("merge"), key),
+                Strategy::Replace => (Some("replace"), None),
+                Strategy::Default => (None, None),
+            };
+            let strategy = match (merge, field.retain_keys) {
+                (Some(m), true) => Some(format!("{m},retainKeys")),
+                (Some(m), false) => Some(m.to_string()),
+                (None, true) => Some("retainKeys".to_string()),
+                (None, false) => None,
+            };
+            if let Some(strategy) = strategy {
+                out.push(PatchExtension {
+                    path: path.clone(),
+                    strategy,
+                    merge_key,
+                });
+            }
+            field.schema.collect_extensions(path, out);
+            path.pop();
+        }
+    }
+}
+
+/// The patch metadata of one field, as OpenAPI vendor extensions carry it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchExtension {
+    /// Field names from the kind's root; a list's elements take no step
+    /// (`spec.containers.ports` is the `ports` of every container).
+    pub path: Vec<&'static str>,
+    /// `merge`, `retainKeys`, `merge,retainKeys` or `replace`.
+    pub strategy: String,
+    /// The key lists of maps merge by; `None` for a merged set of scalars.
+    pub merge_key: Option<&'static str>,
 }
 
 fn object(fields: Vec<(&'static str, Field)>) -> PatchSchema {
@@ -289,6 +335,26 @@ mod tests {
             path(&ep, &["metadata", "finalizers"]).strategy,
             Strategy::Merge { key: None }
         );
+    }
+
+    #[test]
+    fn extensions_list_every_patch_strategy() {
+        let ext = PatchSchema::for_kind("apps", "Deployment").extensions();
+        let find = |p: &[&str]| ext.iter().find(|e| e.path == p).cloned();
+        let containers = find(&["spec", "template", "spec", "containers"]).unwrap();
+        assert_eq!(
+            (containers.strategy.as_str(), containers.merge_key),
+            ("merge", Some("name"))
+        );
+        let volumes = find(&["spec", "template", "spec", "volumes"]).unwrap();
+        assert_eq!(volumes.strategy, "merge,retainKeys");
+        assert_eq!(find(&["spec", "strategy"]).unwrap().strategy, "retainKeys");
+        let finalizers = find(&["metadata", "finalizers"]).unwrap();
+        assert_eq!(
+            (finalizers.strategy.as_str(), finalizers.merge_key),
+            ("merge", None)
+        );
+        assert!(find(&["spec", "template", "spec", "tolerations"]).is_none());
     }
 
     #[test]

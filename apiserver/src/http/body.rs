@@ -67,13 +67,22 @@ pub async fn read(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
 
 /// Decode a JSON or YAML document (by content type; JSON when unset).
 pub fn decode(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
+    decode_checked(headers, bytes).map(|(v, _)| v)
+}
+
+/// A decoded body and the paths of the keys it repeats (field
+/// validation reports them).
+pub type Checked = (Value, Vec<String>);
+
+/// [`decode`], also naming duplicate keys.
+pub fn decode_checked(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Checked> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
     }
     let ct = content_type(headers);
     match ct.as_str() {
-        "" | "application/json" | "*/*" => decode_json(bytes),
-        "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes),
+        "" | "application/json" | "*/*" => checked_json(bytes),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => checked_yaml(bytes),
         "application/vnd.kubernetes.protobuf" => Err(ApiError::unsupported_media_type(
             "the protobuf encoding is not supported; send application/json or application/yaml",
         )),
@@ -83,14 +92,21 @@ pub fn decode(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     }
 }
 
+/// A JSON body.
 pub fn decode_json(bytes: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(bytes)
+    checked_json(bytes).map(|(v, _)| v)
+}
+
+/// A JSON body and its duplicate keys.
+pub fn checked_json(bytes: &[u8]) -> ApiResult<Checked> {
+    tug_api::decode::parse_json(bytes)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
-pub fn decode_yaml(bytes: &[u8]) -> ApiResult<Value> {
+/// A YAML (or JSON, which is YAML) body and its duplicate keys.
+pub fn checked_yaml(bytes: &[u8]) -> ApiResult<Checked> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
-    serde_yaml::from_str::<Value>(text)
+    tug_api::decode::parse_yaml(text)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
 }

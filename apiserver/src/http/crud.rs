@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
+use tug_api::FieldError;
 
 use crate::error::{ApiError, ApiResult};
 use crate::namespaces::NamespaceState;
@@ -12,9 +13,10 @@ use crate::registry::{Handler, ResourceInfo};
 use crate::server::ApiServer;
 
 use super::body;
+use super::fieldmanager::{self, Tracker, Written};
 use super::list::{list, Filter};
 use super::params::Params;
-use super::patch;
+use super::patch::{self, PatchType};
 use super::Call;
 
 /// Attempts at a fresh generated name before giving up.
@@ -104,7 +106,53 @@ pub async fn list_objects(
     Ok(super::list::list_body(handler, listed))
 }
 
-pub async fn create(call: &Call<'_>) -> ApiResult<Value> {
+pub async fn create(call: &Call<'_>) -> ApiResult<Written> {
+    let info = call.handler.info();
+    if info.namespaced && call.namespace.is_empty() {
+        return Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource: create {} needs a namespace in the path",
+            info.plural
+        )));
+    }
+    let (body_value, warnings) = checked_body(call)?;
+    create_checked(call, body_value, warnings).await
+}
+
+/// The body of a create or update, field-validated: unknown fields gone
+/// (or the write refused under `fieldValidation=Strict`), and the
+/// warnings to send.
+fn checked_body(call: &Call<'_>) -> ApiResult<(Value, Vec<String>)> {
+    let mode = call.params.field_validation()?;
+    let (body_value, dups) = body::decode_checked(call.headers, call.raw)?;
+    fieldmanager::check_fields(call.handler, mode, body_value, &dups)
+}
+
+/// Create from a checked body, recording the creator in managedFields.
+async fn create_checked(
+    call: &Call<'_>,
+    body_value: Value,
+    warnings: Vec<String>,
+) -> ApiResult<Written> {
+    let tracker = Tracker::new(call.handler, fieldmanager::manager(call)?, Half::Main);
+    let requested = body_value.pointer("/metadata/managedFields").cloned();
+    let object = insert_new(call, body_value, |object| {
+        tracker.record_update(None, requested.as_ref(), object)
+    })
+    .await?;
+    Ok(Written {
+        object,
+        warnings,
+        created: true,
+    })
+}
+
+/// Store a new object made from `body`: prepared by the kind, finished by
+/// `finish` (managed fields), admitted (Service allocations), inserted;
+/// a name from `generateName` is retried on a clash.
+async fn insert_new<F>(call: &Call<'_>, body_value: Value, finish: F) -> ApiResult<Value>
+where
+    F: Fn(&mut Value) -> ApiResult<()>,
+{
     let Call {
         server,
         handler,
@@ -113,19 +161,13 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Value> {
         ..
     } = *call;
     let info = handler.info();
-    if info.namespaced && namespace.is_empty() {
-        return Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource: create {} needs a namespace in the path",
-            info.plural
-        )));
-    }
-    let body_value = call.body()?;
     let dry_run = params.dry_run()?;
     require_namespace(server, info, namespace).await?;
     let generated = meta_str(&body_value, "name").is_empty();
     let mut last_err = None;
     for _ in 0..GENERATE_NAME_ATTEMPTS {
         let mut object = handler.prepare_create(body_value.clone(), namespace)?;
+        finish(&mut object)?;
         let allocation = server
             .services
             .admit(info, &mut object, None, dry_run)
@@ -169,7 +211,7 @@ impl Half {
 
 /// PUT: replace the object (or its status) with the body; for the kinds
 /// that allow it, a PUT of a missing object creates it.
-pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> {
+pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Written> {
     let Call {
         server,
         handler,
@@ -178,7 +220,7 @@ pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value
         ..
     } = *call;
     let info = handler.info();
-    let body_value = call.body()?;
+    let (body_value, warnings) = checked_body(call)?;
     let pinned = pinned_revision(&body_value)?;
     if half == Half::Main
         && allows_create_on_update(info)
@@ -190,17 +232,31 @@ pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value
                 name_of(&body_value)
             )));
         }
-        return create(call).await;
+        return create_checked(call, body_value, warnings).await;
     }
-    update_with(
+    let tracker = Tracker::new(handler, fieldmanager::manager(call)?, half);
+    let requested = match half {
+        Half::Main => body_value.pointer("/metadata/managedFields").cloned(),
+        Half::Status => None,
+    };
+    let object = update_with(
         server,
         handler,
         namespace,
         name,
         params.dry_run()?,
-        |current| Ok((half.prepare(handler, body_value.clone(), current)?, pinned)),
+        |current| {
+            let mut object = half.prepare(handler, body_value.clone(), current)?;
+            tracker.record_update(Some(current), requested.as_ref(), &mut object)?;
+            Ok((object, pinned))
+        },
     )
-    .await
+    .await?;
+    Ok(Written {
+        object,
+        warnings,
+        created: false,
+    })
 }
 
 /// The shared update path: mutate, admit (Service allocations), store,
@@ -248,8 +304,8 @@ where
     Err(ApiError::stale(info.plural, info.group, name))
 }
 
-/// PATCH the object (or its status).
-pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> {
+/// PATCH the object (or its status); an apply patch is server-side apply.
+pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Written> {
     let Call {
         server,
         handler,
@@ -257,8 +313,26 @@ pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> 
         params,
         ..
     } = *call;
-    let (patch_type, patch_doc) = call.patch()?;
-    update_with(
+    let patch_type = PatchType::from_content_type(&body::content_type(call.headers))?;
+    let mode = params.field_validation()?;
+    let (patch_doc, dups) = patch::read(patch_type, call.raw)?;
+    if patch_type == PatchType::Apply {
+        return apply(call, name, half, patch_doc, &dups).await;
+    }
+    if params.force.is_some() {
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            )],
+        ));
+    }
+    let tracker = Tracker::new(handler, fieldmanager::manager(call)?, half);
+    let mut warnings = Vec::new();
+    let object = update_with(
         server,
         handler,
         namespace,
@@ -266,11 +340,114 @@ pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Value> 
         params.dry_run()?,
         |current| {
             let patched = patch::apply(handler.info(), patch_type, current, &patch_doc)?;
+            let (patched, said) = fieldmanager::check_fields(handler, mode, patched, &dups)?;
+            warnings = said;
             let pinned = pin_if_changed(current, &patched)?;
-            Ok((half.prepare(handler, patched, current)?, pinned))
+            let requested = match half {
+                Half::Main => patched.pointer("/metadata/managedFields").cloned(),
+                Half::Status => None,
+            };
+            let mut object = half.prepare(handler, patched, current)?;
+            tracker.record_update(Some(current), requested.as_ref(), &mut object)?;
+            Ok((object, pinned))
         },
     )
-    .await
+    .await?;
+    Ok(Written {
+        object,
+        warnings,
+        created: false,
+    })
+}
+
+/// Server-side apply of `config` by the request's `fieldManager`
+/// (required): creates the object when it does not exist, else merges the
+/// configuration into it, refusing (409) to change fields other managers
+/// own unless `force=true`.
+async fn apply(
+    call: &Call<'_>,
+    name: &str,
+    half: Half,
+    config: Value,
+    dups: &[String],
+) -> ApiResult<Written> {
+    let Call {
+        server,
+        handler,
+        namespace,
+        params,
+        ..
+    } = *call;
+    let info = handler.info();
+    let manager = params.field_manager()?.ok_or_else(|| {
+        ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
+        )
+    })?;
+    let (mut config, warnings) =
+        fieldmanager::check_fields(handler, params.field_validation()?, config, dups)?;
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApiError::bad_request(
+            "metadata.managedFields must be nil in an apply configuration",
+        ));
+    }
+    let config_name = name_of(&config);
+    if !config_name.is_empty() && config_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({config_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let tracker = Tracker::new(handler, manager.to_string(), half);
+    let force = params.force();
+    match server.objects.get(info, namespace, name).await {
+        Err(e) if e.code() == 404 && half == Half::Main => {
+            if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("name".into(), Value::String(name.to_string()));
+            }
+            let (merged, managed) = tracker.apply(None, &config, force)?;
+            let object = insert_new(call, merged, |object| {
+                managed.store(object);
+                Ok(())
+            })
+            .await?;
+            return Ok(Written {
+                object,
+                warnings,
+                created: true,
+            });
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    let object = update_with(
+        server,
+        handler,
+        namespace,
+        name,
+        params.dry_run()?,
+        |current| {
+            let (merged, managed) = tracker.apply(Some(current), &config, force)?;
+            let pinned = pin_if_changed(current, &merged)?;
+            let mut object = half.prepare(handler, merged, current)?;
+            managed.store(&mut object);
+            Ok((object, pinned))
+        },
+    )
+    .await?;
+    Ok(Written {
+        object,
+        warnings,
+        created: false,
+    })
 }
 
 /// A patch that changes `metadata.resourceVersion` pins it: the write must

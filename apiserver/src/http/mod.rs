@@ -4,18 +4,21 @@
 mod body;
 mod crud;
 mod discovery;
+mod fieldmanager;
 mod list;
 mod logs;
+mod openapi;
 mod params;
 mod patch;
 mod path;
 mod subresources;
+mod table;
 mod watch;
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -36,7 +39,25 @@ pub use body::MAX_BODY_BYTES;
 
 /// The router serving the whole API.
 pub fn router(server: Arc<ApiServer>) -> Router {
+    let oa = openapi::OpenApi::new(&server.registry);
+    let (oa2, oa3, oa3gv) = (oa.clone(), oa.clone(), oa);
     Router::new()
+        .route(
+            "/openapi/v2",
+            get(move |h: HeaderMap| async move { oa2.v2(&h) }),
+        )
+        .route(
+            "/openapi/v3",
+            get(move |h: HeaderMap| async move { oa3.v3_index(&h) }),
+        )
+        .route(
+            "/openapi/v3/{*gv}",
+            get(
+                move |Path(gv): Path<String>, uri: Uri, h: HeaderMap| async move {
+                    oa3gv.v3(&gv, &uri, &h)
+                },
+            ),
+        )
         .route("/version", get(|| async { json(discovery::version()) }))
         .route("/version/", get(|| async { json(discovery::version()) }))
         .route("/healthz", get(health))
@@ -81,6 +102,15 @@ fn respond(result: ApiResult<Value>, created: bool) -> Response {
             }
             r
         }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The response to a create, update or patch: the object with its
+/// field-validation warnings.
+fn written(result: ApiResult<fieldmanager::Written>) -> Response {
+    match result {
+        Ok(w) => w.into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -177,15 +207,28 @@ async fn serve(
     };
     match (name.as_deref(), subresource.as_deref(), method) {
         (None, None, &Method::GET) if params.is_watch() => {
-            match watch::watch(server.clone(), handler.clone(), ns, &params).await {
+            let tables = match table::requested(headers, &params) {
+                Ok(t) => t,
+                Err(e) => return e.into_response(),
+            };
+            match watch::watch(server.clone(), handler.clone(), ns, &params, tables).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             }
         }
         (None, None, &Method::GET) => {
-            respond(crud::list_objects(s, &handler, ns, &params).await, false)
+            let result = match table::requested(headers, &params) {
+                Ok(tables) => crud::list_objects(s, &handler, ns, &params)
+                    .await
+                    .map(|list| match tables {
+                        Some(options) => table::of_list(&handler, list, &options),
+                        None => list,
+                    }),
+                Err(e) => Err(e),
+            };
+            respond(result, false)
         }
-        (None, None, &Method::POST) => respond(crud::create(&call).await, true),
+        (None, None, &Method::POST) => written(crud::create(&call).await),
         (None, None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete_collection(s, &handler, ns, &req, &params).await,
@@ -194,14 +237,19 @@ async fn serve(
             respond(result, false)
         }
         (Some(name), None | Some("status"), &Method::GET) => {
-            respond(crud::get(s, &handler, ns, name).await, false)
+            let result = match table::requested(headers, &params) {
+                Ok(tables) => crud::get(s, &handler, ns, name)
+                    .await
+                    .map(|object| match tables {
+                        Some(options) => table::of_object(&handler, &object, &options),
+                        None => object,
+                    }),
+                Err(e) => Err(e),
+            };
+            respond(result, false)
         }
-        (Some(name), None, &Method::PUT) => {
-            respond(crud::replace(&call, name, Half::Main).await, false)
-        }
-        (Some(name), None, &Method::PATCH) => {
-            respond(crud::patch(&call, name, Half::Main).await, false)
-        }
+        (Some(name), None, &Method::PUT) => written(crud::replace(&call, name, Half::Main).await),
+        (Some(name), None, &Method::PATCH) => written(crud::patch(&call, name, Half::Main).await),
         (Some(name), None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
                 Ok(req) => crud::delete(s, &handler, ns, name, &req).await,
@@ -212,10 +260,10 @@ async fn serve(
             respond(result.map(|d| d.object), false)
         }
         (Some(name), Some("status"), &Method::PUT) => {
-            respond(crud::replace(&call, name, Half::Status).await, false)
+            written(crud::replace(&call, name, Half::Status).await)
         }
         (Some(name), Some("status"), &Method::PATCH) => {
-            respond(crud::patch(&call, name, Half::Status).await, false)
+            written(crud::patch(&call, name, Half::Status).await)
         }
         (Some(name), Some("scale"), &Method::GET) => {
             respond(subresources::get_scale(&call, name).await, false)

@@ -24,10 +24,31 @@ pub struct Params {
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub orphan_dependents: Option<String>,
+    /// `Strict`, `Warn` (the default) or `Ignore`: what to do about
+    /// unknown and duplicate fields in a write's body.
+    pub field_validation: Option<String>,
+    /// Who makes the write, for `metadata.managedFields`.
+    pub field_manager: Option<String>,
+    /// Server-side apply: take the fields other managers own.
+    pub force: Option<String>,
     /// The query as it came (`pods/log` passes its options on).
     #[serde(skip)]
     pub raw_query: String,
 }
+
+/// What a write does about unknown and duplicate fields in its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Refuse the write (400) naming every such field.
+    Strict,
+    /// Drop them and say so in `Warning` headers.
+    Warn,
+    /// Drop them silently.
+    Ignore,
+}
+
+/// Longest field manager name upstream accepts.
+const MAX_FIELD_MANAGER: usize = 128;
 
 fn truthy(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("true" | "1" | "True" | ""))
@@ -57,6 +78,51 @@ impl Params {
             Some(other) => Err(ApiError::bad_request(format!(
                 "Invalid dryRun value {other:?}: only \"All\" is supported"
             ))),
+        }
+    }
+
+    /// `fieldValidation`; Warn when unset, as upstream since 1.27.
+    pub fn field_validation(&self) -> ApiResult<FieldValidation> {
+        match self.field_validation.as_deref() {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation parameter must be one of Ignore, Warn, Strict, got {other:?}"
+            ))),
+        }
+    }
+
+    /// `force=true` (server-side apply only).
+    pub fn force(&self) -> bool {
+        matches!(self.force.as_deref(), Some("true" | "1" | "True"))
+    }
+
+    /// The `fieldManager` parameter, checked as upstream checks it; `None`
+    /// when unset.
+    pub fn field_manager(&self) -> ApiResult<Option<&str>> {
+        match self.field_manager.as_deref() {
+            None | Some("") => Ok(None),
+            Some(m) if m.chars().count() > MAX_FIELD_MANAGER => Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                &[tug_api::FieldError::too_long(
+                    "fieldManager",
+                    MAX_FIELD_MANAGER,
+                )],
+            )),
+            Some(m) if m.chars().any(char::is_control) => Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                &[tug_api::FieldError::invalid(
+                    "fieldManager",
+                    m,
+                    "must only contain printable characters",
+                )],
+            )),
+            Some(m) => Ok(Some(m)),
         }
     }
 

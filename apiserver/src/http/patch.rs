@@ -1,9 +1,11 @@
 //! PATCH bodies: merge patch, JSON patch and strategic merge patch, applied
-//! to the current object.
+//! to the current object; server-side apply bodies are read here and
+//! merged by `crud::apply`.
 
 use serde_json::Value;
 use tug_api::patch::{self, PatchError, PatchSchema};
 
+use super::body::{self, Checked};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceInfo;
 
@@ -13,6 +15,9 @@ pub enum PatchType {
     Merge,
     Json,
     Strategic,
+    /// Server-side apply (`application/apply-patch+yaml`): the body is
+    /// the manager's whole intent, YAML or JSON.
+    Apply,
 }
 
 impl PatchType {
@@ -21,13 +26,31 @@ impl PatchType {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
-            "application/apply-patch+yaml" => Err(ApiError::unsupported_media_type(
-                "server-side apply (application/apply-patch+yaml) is not supported yet; use client-side apply",
-            )),
+            "application/apply-patch+yaml" => Ok(PatchType::Apply),
             other => Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other:?})"
             ))),
         }
+    }
+}
+
+/// Read a patch body: its document and the paths of keys it repeats.
+/// Apply bodies are YAML (JSON being YAML); the others JSON.
+pub fn read(patch_type: PatchType, raw: &[u8]) -> ApiResult<Checked> {
+    match patch_type {
+        PatchType::Apply => {
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::bad_request("the request body is empty"));
+            }
+            let (doc, dups) = body::checked_yaml(raw)?;
+            if !doc.is_object() {
+                return Err(ApiError::bad_request(
+                    "an apply patch must be a single object (YAML or JSON)",
+                ));
+            }
+            Ok((doc, dups))
+        }
+        _ => body::checked_json(raw),
     }
 }
 
@@ -75,5 +98,8 @@ pub fn apply(
             let schema = PatchSchema::for_kind(info.group, info.kind);
             patch::strategic_merge_patch(current, patch_doc, &schema).map_err(patch_error)
         }
+        PatchType::Apply => Err(ApiError::unsupported_media_type(
+            "server-side apply is served on the main resource and /status only",
+        )),
     }
 }

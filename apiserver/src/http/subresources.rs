@@ -9,6 +9,7 @@ use crate::objects::meta_str;
 use crate::registry::Handler;
 
 use super::crud::{pinned_revision, update_with};
+use super::fieldmanager::{self, Tracker};
 use super::patch::{self, PatchType};
 use super::Call;
 
@@ -49,6 +50,7 @@ pub async fn update_scale(
         None => call.body()?,
     };
     let scale = scale_handler(handler)?;
+    let tracker = Tracker::scale(handler, fieldmanager::manager(call)?);
     let updated = update_with(
         server,
         handler,
@@ -62,7 +64,9 @@ pub async fn update_scale(
                 None => doc.clone(),
             };
             let scaled = scale.with_replicas(current, new_scale)?;
-            Ok((handler.prepare_update(scaled, current)?, None))
+            let mut object = handler.prepare_update(scaled, current)?;
+            tracker.record_update(Some(current), None, &mut object)?;
+            Ok((object, None))
         },
     )
     .await?;

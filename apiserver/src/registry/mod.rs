@@ -118,6 +118,12 @@ pub trait KindHandler: Send + Sync {
     /// The `/status` update: `old` with the status of `body`.
     fn prepare_status_update(&self, body: Value, old: &Value) -> ApiResult<Value>;
 
+    /// The unknown fields of a body, by path, and the body without them
+    /// (field validation: Strict refuses them, Warn and Ignore drop them).
+    fn unknown_fields(&self, body: &Value) -> (Vec<String>, Value) {
+        (Vec::new(), body.clone())
+    }
+
     /// Labels and selectable fields (for label and field selectors).
     fn attrs(&self, object: &Value) -> ObjectAttrs;
 

@@ -194,6 +194,10 @@ impl<K: Strategy> KindHandler for Typed<K> {
         encode(updated)
     }
 
+    fn unknown_fields(&self, body: &Value) -> (Vec<String>, Value) {
+        tug_api::decode::unknown_fields::<K>(body)
+    }
+
     fn attrs(&self, object: &Value) -> ObjectAttrs {
         let Ok(obj) = K::deserialize(object) else {
             return ObjectAttrs::default();

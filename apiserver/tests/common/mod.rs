@@ -52,6 +52,13 @@ impl Resp {
     }
 }
 
+/// A response with its `Warning` headers (`299 - "…"`).
+#[derive(Debug)]
+pub struct Full {
+    pub resp: Resp,
+    pub warnings: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Api {
     pub base: String,
@@ -127,6 +134,41 @@ impl Api {
                 .body(body),
         )
         .await
+    }
+
+    /// Any request with a body (empty: none) and its content type, as
+    /// `user_agent`; the answer with its `Warning` headers.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        user_agent: &str,
+    ) -> Full {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("User-Agent", user_agent);
+        if !body.is_empty() {
+            req = req
+                .header("Content-Type", content_type)
+                .body(body.to_string());
+        }
+        let r = req.send().await.expect("request reaches the apiserver");
+        let warnings = r
+            .headers()
+            .get_all("warning")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let code = r.status().as_u16();
+        let bytes = r.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Full {
+            resp: Resp { code, body },
+            warnings,
+        }
     }
 
     /// Open a watch and return a reader of its events.

@@ -1,7 +1,8 @@
 //! kubectl's output formats over objects as JSON values.
 //!
 //! - the default table per kind ([`OutputFormat::Table`]) and `-o wide`,
-//!   with kubectl's columns, cells and spacing;
+//!   with kubectl's columns and cells (from [`tug_api::table`], which the
+//!   apiserver's `Table` responses use too) and spacing;
 //! - `-o yaml`, `-o json` (one object as is; several as a `kind: List`);
 //! - `-o name` (`deployment.apps/web`);
 //! - `-o jsonpath=TEMPLATE` ([`JsonPath`]);
@@ -10,11 +11,8 @@
 //! Nothing here reads the clock: callers pass "now", so output is
 //! deterministic under test.
 
-pub mod duration;
-pub(crate) mod fields;
 mod gojson;
 pub mod jsonpath;
-mod kinds;
 mod names;
 mod table;
 mod tabwriter;
@@ -30,6 +28,16 @@ pub use jsonpath::{JsonPath, JsonPathError};
 pub use names::{kind_prefix, qualified_name};
 pub use tabwriter::TabWriter;
 pub use watch::WatchPrinter;
+
+/// Durations as kubectl prints them; shared with the apiserver's tables.
+pub mod duration {
+    pub use tug_api::table::duration::*;
+}
+
+/// Reading fields of objects as JSON; shared with the apiserver's tables.
+pub(crate) mod fields {
+    pub(crate) use tug_api::table::fields::*;
+}
 
 /// An `-o` format.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use tug_api::table::{self as kinds, Cell, Context};
+
 use super::fields::{format_labels, str_at};
-use super::kinds::{self, Context};
 use super::names::kind_prefix;
 use super::tabwriter::TabWriter;
 use super::PrintOptions;
@@ -28,8 +29,7 @@ impl<'o> TableLayout<'o> {
         if self.options.with_namespace {
             header.push("NAMESPACE".to_string());
         }
-        let columns = kinds::for_kind(kind).headers(self.wide);
-        header.extend(columns.iter().map(|h| h.to_string()));
+        header.extend(kinds::for_kind(kind).headers(self.wide));
         if self.options.show_labels {
             header.push("LABELS".to_string());
         }
@@ -43,9 +43,15 @@ impl<'o> TableLayout<'o> {
             now,
             wide: self.wide,
         };
-        let mut cells = (columns.cells)(object, &ctx);
+        let mut cells: Vec<String> = columns
+            .row(object, &ctx)
+            .iter()
+            .map(Cell::to_string)
+            .collect();
         if self.options.with_kind {
-            let name_column = columns.headers(self.wide).iter().position(|h| *h == "NAME");
+            let name_column = columns
+                .visible(self.wide)
+                .position(|c| c.header() == "NAME");
             if let (Some(i), Ok(prefix)) = (name_column, kind_prefix(object)) {
                 cells[i] = format!("{prefix}/{}", cells[i]);
             }

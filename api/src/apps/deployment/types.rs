@@ -8,7 +8,7 @@ use crate::intstr::IntOrString;
 use crate::meta::{LabelSelector, ObjectMeta, Time};
 
 /// `apps/v1.Deployment`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Deployment {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -24,7 +24,7 @@ pub struct Deployment {
 }
 
 /// `apps/v1.DeploymentSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentSpec {
     /// Defaults to 1.
@@ -50,7 +50,7 @@ pub struct DeploymentSpec {
 }
 
 /// `apps/v1.DeploymentStrategy`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentStrategy {
     /// `RollingUpdate` (default) or `Recreate`.
@@ -61,7 +61,7 @@ pub struct DeploymentStrategy {
 }
 
 /// `apps/v1.RollingUpdateDeployment`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RollingUpdateDeployment {
     /// An absolute number or a percentage of desired pods; defaults to `25%`.
@@ -73,7 +73,7 @@ pub struct RollingUpdateDeployment {
 }
 
 /// `apps/v1.DeploymentStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentStatus {
     #[serde(default, skip_serializing_if = "is_zero_i64")]
@@ -97,7 +97,7 @@ pub struct DeploymentStatus {
 }
 
 /// `apps/v1.DeploymentCondition` (`Available`, `Progressing`, `ReplicaFailure`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentCondition {
     #[serde(rename = "type", default)]

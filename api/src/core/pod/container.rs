@@ -10,7 +10,7 @@ use crate::intstr::IntOrString;
 use crate::quantity::Quantity;
 
 /// `v1.Container`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Container {
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct Container {
 }
 
 /// `v1.ContainerPort`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerPort {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -85,7 +85,7 @@ pub struct ContainerPort {
 }
 
 /// `v1.EnvVar`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvVar {
     #[serde(default)]
@@ -97,7 +97,7 @@ pub struct EnvVar {
 }
 
 /// `v1.EnvVarSource`: exactly one of its fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvVarSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,7 +111,7 @@ pub struct EnvVarSource {
 }
 
 /// `v1.ObjectFieldSelector` (downward API: `metadata.name`, `status.podIP`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectFieldSelector {
     /// Defaults to `v1`.
@@ -122,7 +122,7 @@ pub struct ObjectFieldSelector {
 }
 
 /// `v1.ResourceFieldSelector` (downward API: `limits.cpu`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceFieldSelector {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -134,7 +134,7 @@ pub struct ResourceFieldSelector {
 }
 
 /// `v1.ConfigMapKeySelector` / `v1.SecretKeySelector` (same shape).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeySelector {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -146,7 +146,7 @@ pub struct KeySelector {
 }
 
 /// `v1.EnvFromSource`: all keys of a ConfigMap or Secret as variables.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvFromSource {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -158,7 +158,7 @@ pub struct EnvFromSource {
 }
 
 /// `v1.ConfigMapEnvSource` / `v1.SecretEnvSource` (same shape).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvFromRef {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -168,7 +168,7 @@ pub struct EnvFromRef {
 }
 
 /// `v1.ResourceRequirements`: `requests` and `limits` by resource name.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceRequirements {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -180,7 +180,7 @@ pub struct ResourceRequirements {
 }
 
 /// `v1.ResourceClaim` (dynamic resource allocation; accepted, not acted on).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceClaim {
     #[serde(default)]
@@ -190,7 +190,7 @@ pub struct ResourceClaim {
 }
 
 /// `v1.ContainerResizePolicy`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerResizePolicy {
     #[serde(default)]
@@ -200,7 +200,7 @@ pub struct ContainerResizePolicy {
 }
 
 /// `v1.VolumeMount`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeMount {
     #[serde(default)]
@@ -220,7 +220,7 @@ pub struct VolumeMount {
 }
 
 /// `v1.VolumeDevice` (raw block devices).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeDevice {
     #[serde(default)]
@@ -230,7 +230,7 @@ pub struct VolumeDevice {
 }
 
 /// `v1.Probe`: a handler plus timing.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Probe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,7 +256,7 @@ pub struct Probe {
 }
 
 /// `v1.ExecAction`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecAction {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -264,7 +264,7 @@ pub struct ExecAction {
 }
 
 /// `v1.HTTPGetAction`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpGetAction {
     /// Defaults to `/`.
@@ -282,7 +282,7 @@ pub struct HttpGetAction {
 }
 
 /// `v1.HTTPHeader`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpHeader {
     #[serde(default)]
@@ -292,7 +292,7 @@ pub struct HttpHeader {
 }
 
 /// `v1.TCPSocketAction`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TcpSocketAction {
     #[serde(default)]
@@ -302,7 +302,7 @@ pub struct TcpSocketAction {
 }
 
 /// `v1.GRPCAction`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GrpcAction {
     #[serde(default)]
@@ -312,7 +312,7 @@ pub struct GrpcAction {
 }
 
 /// `v1.Lifecycle`: hooks run after start and before stop.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Lifecycle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,7 +324,7 @@ pub struct Lifecycle {
 }
 
 /// `v1.LifecycleHandler`: exactly one of its fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LifecycleHandler {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -338,7 +338,7 @@ pub struct LifecycleHandler {
 }
 
 /// `v1.SleepAction`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SleepAction {
     #[serde(default)]
@@ -346,7 +346,7 @@ pub struct SleepAction {
 }
 
 /// `v1.SecurityContext` (per container).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -376,7 +376,7 @@ pub struct SecurityContext {
 }
 
 /// `v1.Capabilities`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Capabilities {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -386,7 +386,7 @@ pub struct Capabilities {
 }
 
 /// `v1.SELinuxOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeLinuxOptions {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -400,7 +400,7 @@ pub struct SeLinuxOptions {
 }
 
 /// `v1.WindowsSecurityContextOptions` (accepted for compatibility).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WindowsSecurityContextOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,7 +414,7 @@ pub struct WindowsSecurityContextOptions {
 }
 
 /// `v1.SeccompProfile` (`RuntimeDefault`, `Unconfined`, `Localhost`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeccompProfile {
     #[serde(rename = "type", default)]

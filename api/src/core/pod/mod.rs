@@ -37,7 +37,7 @@ use crate::impl_resource;
 use crate::meta::ObjectMeta;
 
 /// `v1.Pod`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pod {
     #[serde(default, skip_serializing_if = "String::is_empty")]

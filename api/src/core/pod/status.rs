@@ -10,7 +10,7 @@ use crate::meta::Time;
 use crate::quantity::Quantity;
 
 /// `v1.PodStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodStatus {
     #[serde(default, skip_serializing_if = "is_zero_i64")]
@@ -50,7 +50,7 @@ pub struct PodStatus {
 }
 
 /// `v1.PodIP` / `v1.HostIP`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IpEntry {
     #[serde(default)]
@@ -58,7 +58,7 @@ pub struct IpEntry {
 }
 
 /// `v1.PodCondition` (`PodScheduled`, `Initialized`, `ContainersReady`, `Ready`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodCondition {
     #[serde(rename = "type", default)]
@@ -79,7 +79,7 @@ pub struct PodCondition {
 }
 
 /// `v1.ContainerStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStatus {
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct ContainerStatus {
 }
 
 /// `v1.ContainerState`: at most one of its fields (`{}` before the first start).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub struct ContainerState {
 }
 
 /// `v1.ContainerStateWaiting` (`ContainerCreating`, `CrashLoopBackOff`, `ImagePullBackOff`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStateWaiting {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -135,7 +135,7 @@ pub struct ContainerStateWaiting {
 }
 
 /// `v1.ContainerStateRunning`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStateRunning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,7 +143,7 @@ pub struct ContainerStateRunning {
 }
 
 /// `v1.ContainerStateTerminated`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStateTerminated {
     #[serde(default)]

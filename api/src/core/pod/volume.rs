@@ -10,7 +10,7 @@ use crate::core::skip::is_false;
 use crate::quantity::Quantity;
 
 /// `v1.Volume`: a name plus exactly one source.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Volume {
     #[serde(default)]
@@ -70,7 +70,7 @@ impl Volume {
 }
 
 /// `v1.HostPathVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HostPathVolumeSource {
     #[serde(default)]
@@ -82,7 +82,7 @@ pub struct HostPathVolumeSource {
 }
 
 /// `v1.EmptyDirVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmptyDirVolumeSource {
     /// `""` (node disk) or `Memory` (tmpfs).
@@ -93,7 +93,7 @@ pub struct EmptyDirVolumeSource {
 }
 
 /// `v1.KeyToPath`: project one key of a ConfigMap/Secret to a file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyToPath {
     #[serde(default)]
@@ -105,7 +105,7 @@ pub struct KeyToPath {
 }
 
 /// `v1.SecretVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretVolumeSource {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -120,7 +120,7 @@ pub struct SecretVolumeSource {
 }
 
 /// `v1.ConfigMapVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigMapVolumeSource {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -135,7 +135,7 @@ pub struct ConfigMapVolumeSource {
 }
 
 /// `v1.PersistentVolumeClaimVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersistentVolumeClaimVolumeSource {
     #[serde(default)]
@@ -145,7 +145,7 @@ pub struct PersistentVolumeClaimVolumeSource {
 }
 
 /// `v1.DownwardAPIVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DownwardApiVolumeSource {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -155,7 +155,7 @@ pub struct DownwardApiVolumeSource {
 }
 
 /// `v1.DownwardAPIVolumeFile`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DownwardApiVolumeFile {
     #[serde(default)]
@@ -169,7 +169,7 @@ pub struct DownwardApiVolumeFile {
 }
 
 /// `v1.ProjectedVolumeSource`: several sources merged into one directory.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProjectedVolumeSource {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -179,7 +179,7 @@ pub struct ProjectedVolumeSource {
 }
 
 /// `v1.VolumeProjection`: exactly one of its fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeProjection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,7 +197,7 @@ pub struct VolumeProjection {
 }
 
 /// `v1.SecretProjection` / `v1.ConfigMapProjection` (same shape).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyProjection {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -209,7 +209,7 @@ pub struct KeyProjection {
 }
 
 /// `v1.DownwardAPIProjection`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DownwardApiProjection {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -217,7 +217,7 @@ pub struct DownwardApiProjection {
 }
 
 /// `v1.ServiceAccountTokenProjection`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceAccountTokenProjection {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -229,7 +229,7 @@ pub struct ServiceAccountTokenProjection {
 }
 
 /// `v1.NFSVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NfsVolumeSource {
     #[serde(default)]
@@ -241,7 +241,7 @@ pub struct NfsVolumeSource {
 }
 
 /// `v1.CSIVolumeSource`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CsiVolumeSource {
     #[serde(default)]
@@ -257,7 +257,7 @@ pub struct CsiVolumeSource {
 }
 
 /// `v1.ImageVolumeSource`: an OCI image mounted read-only.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageVolumeSource {
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -3,35 +3,35 @@
 
 use std::collections::BTreeMap;
 
+use crate::selector::Selector;
+use crate::LabelSelector;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tug_api::selector::Selector;
-use tug_api::LabelSelector;
 
 use super::duration;
 
 /// The value at `path` (`&["status", "phase"]`), `Null` when missing.
-pub(crate) fn at<'a>(object: &'a Value, path: &[&str]) -> &'a Value {
+pub fn at<'a>(object: &'a Value, path: &[&str]) -> &'a Value {
     path.iter().fold(object, |v, key| &v[*key])
 }
 
 /// The string at `path`; empty when missing or not a string.
-pub(crate) fn str_at<'a>(object: &'a Value, path: &[&str]) -> &'a str {
+pub fn str_at<'a>(object: &'a Value, path: &[&str]) -> &'a str {
     at(object, path).as_str().unwrap_or_default()
 }
 
 /// The integer at `path`; zero when missing.
-pub(crate) fn int_at(object: &Value, path: &[&str]) -> i64 {
+pub fn int_at(object: &Value, path: &[&str]) -> i64 {
     at(object, path).as_i64().unwrap_or_default()
 }
 
 /// The boolean at `path`; false when missing.
-pub(crate) fn bool_at(object: &Value, path: &[&str]) -> bool {
+pub fn bool_at(object: &Value, path: &[&str]) -> bool {
     at(object, path).as_bool().unwrap_or_default()
 }
 
 /// The list at `path`; empty when missing.
-pub(crate) fn list_at<'a>(object: &'a Value, path: &[&str]) -> &'a [Value] {
+pub fn list_at<'a>(object: &'a Value, path: &[&str]) -> &'a [Value] {
     at(object, path)
         .as_array()
         .map(Vec::as_slice)
@@ -39,7 +39,7 @@ pub(crate) fn list_at<'a>(object: &'a Value, path: &[&str]) -> &'a [Value] {
 }
 
 /// The number of entries of the map (or list) at `path`.
-pub(crate) fn len_at(object: &Value, path: &[&str]) -> usize {
+pub fn len_at(object: &Value, path: &[&str]) -> usize {
     match at(object, path) {
         Value::Object(map) => map.len(),
         Value::Array(list) => list.len(),
@@ -48,23 +48,23 @@ pub(crate) fn len_at(object: &Value, path: &[&str]) -> usize {
 }
 
 /// `metadata.name`.
-pub(crate) fn name(object: &Value) -> &str {
+pub fn name(object: &Value) -> &str {
     str_at(object, &["metadata", "name"])
 }
 
 /// AGE: the time since `metadata.creationTimestamp`.
-pub(crate) fn age(object: &Value, now: DateTime<Utc>) -> String {
+pub fn age(object: &Value, now: DateTime<Utc>) -> String {
     timestamp_since(object, &["metadata", "creationTimestamp"], now)
 }
 
 /// The time since the timestamp at `path`, `<unknown>` when unset.
-pub(crate) fn timestamp_since(object: &Value, path: &[&str], now: DateTime<Utc>) -> String {
+pub fn timestamp_since(object: &Value, path: &[&str], now: DateTime<Utc>) -> String {
     duration::since(at(object, path).as_str(), now)
 }
 
 /// A string map (labels, a Service's selector) as `labels.FormatLabels`
 /// prints it: `k=v` pairs sorted by key, comma-separated, or `<none>`.
-pub(crate) fn format_labels(map: &Value) -> String {
+pub fn format_labels(map: &Value) -> String {
     let pairs: BTreeMap<&str, &str> = map
         .as_object()
         .map(|m| {
@@ -86,7 +86,7 @@ pub(crate) fn format_labels(map: &Value) -> String {
 /// A `metav1.LabelSelector` in the string syntax (`app=web,tier in (a,b)`);
 /// empty for a selector that selects everything; `Err` when it does not
 /// parse or is not valid.
-pub(crate) fn label_selector(selector: &Value) -> Result<String, String> {
+pub fn label_selector(selector: &Value) -> Result<String, String> {
     if selector.is_null() {
         return Ok(String::new());
     }
@@ -97,7 +97,7 @@ pub(crate) fn label_selector(selector: &Value) -> Result<String, String> {
 
 /// The names and the images of a pod template's containers, each list
 /// comma-separated (`layoutContainerCells`).
-pub(crate) fn container_cells(pod_spec: &Value) -> (String, String) {
+pub fn container_cells(pod_spec: &Value) -> (String, String) {
     let containers = list_at(pod_spec, &["containers"]);
     let join = |field: &str| {
         containers
@@ -110,7 +110,7 @@ pub(crate) fn container_cells(pod_spec: &Value) -> (String, String) {
 }
 
 /// `value`, or `placeholder` when it is empty.
-pub(crate) fn or(value: &str, placeholder: &str) -> String {
+pub fn or(value: &str, placeholder: &str) -> String {
     if value.is_empty() {
         placeholder.to_string()
     } else {

@@ -1,9 +1,10 @@
-//! The pod STATUS / READY / RESTARTS rules, case by case.
+//! The columns of each kind, and the pod STATUS / READY / RESTARTS rules
+//! case by case.
 
 use serde_json::{json, Value};
 
+use super::duration::parse_time;
 use super::*;
-use crate::printers::duration::parse_time;
 
 fn ctx(wide: bool) -> Context {
     Context {
@@ -23,8 +24,12 @@ fn summary(spec: Value, status: Value) -> [String; 3] {
 }
 
 fn summary_of(pod: &Value) -> [String; 3] {
-    let cells = (for_kind("Pod").cells)(pod, &ctx(false));
-    [cells[1].clone(), cells[2].clone(), cells[3].clone()]
+    let cells = for_kind("Pod").row(pod, &ctx(false));
+    [
+        cells[1].to_string(),
+        cells[2].to_string(),
+        cells[3].to_string(),
+    ]
 }
 
 fn one_container() -> Value {
@@ -257,13 +262,15 @@ fn readiness_gates_in_wide_output() {
             {"type": "example.com/lb", "status": "True"},
             {"type": "example.com/dns", "status": "False"}]}
     });
-    let cells = (for_kind("Pod").cells)(&pod, &ctx(true));
-    assert_eq!(&cells[5..], ["<none>", "<none>", "node-9", "1/2"]);
+    let cells = for_kind("Pod").row(&pod, &ctx(true));
+    let wide: Vec<String> = cells[5..].iter().map(Cell::to_string).collect();
+    assert_eq!(wide, ["<none>", "<none>", "node-9", "1/2"]);
     assert_eq!(for_kind("Pod").headers(true).len(), cells.len());
+    assert_eq!(for_kind("Pod").row(&pod, &ctx(false)).len(), 5);
 }
 
 #[test]
-fn every_kind_has_as_many_cells_as_headers() {
+fn every_kind_has_a_cell_per_column() {
     let kinds = [
         "Pod",
         "Deployment",
@@ -280,12 +287,13 @@ fn every_kind_has_as_many_cells_as_headers() {
     ];
     for kind in kinds {
         let object = json!({"kind": kind, "metadata": {"name": "x"}});
+        let table = for_kind(kind);
+        let all = (table.cells)(&object, &ctx(true));
+        assert_eq!(all.len(), table.columns.len(), "{kind}");
         for wide in [false, true] {
-            let columns = for_kind(kind);
-            let cells = (columns.cells)(&object, &ctx(wide));
             assert_eq!(
-                cells.len(),
-                columns.headers(wide).len(),
+                table.row(&object, &ctx(wide)).len(),
+                table.headers(wide).len(),
                 "{kind} wide={wide}"
             );
         }

@@ -4,22 +4,40 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Context, KindColumns};
-use crate::printers::duration::{self, parse_time};
-use crate::printers::fields::{age, at, bool_at, int_at, list_at, name, or, str_at};
+use serde_json::json;
 
-pub(super) static POD: KindColumns = KindColumns {
-    headers: &["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-    wide_headers: &[
-        "NAME",
-        "READY",
-        "STATUS",
-        "RESTARTS",
-        "AGE",
-        "IP",
-        "NODE",
-        "NOMINATED NODE",
-        "READINESS GATES",
+use super::duration::{self, parse_time};
+use super::fields::{age, at, bool_at, int_at, list_at, name, or, str_at};
+use super::{Cell, Column, Context, KindTable};
+
+pub(super) static POD: KindTable = KindTable {
+    columns: &[
+        Column::name(),
+        Column::text(
+            "Ready",
+            "The number of ready containers out of all containers of the pod.",
+        ),
+        Column::text(
+            "Status",
+            "The aggregate state of the containers in the pod.",
+        ),
+        Column::text(
+            "Restarts",
+            "The number of times the containers restarted, and how long ago the last one did.",
+        ),
+        Column::age(),
+        Column::text("IP", "The IP address allocated to the pod.").wide(),
+        Column::text("Node", "The node the pod is bound to.").wide(),
+        Column::text(
+            "Nominated Node",
+            "The node the scheduler nominated for the pod after preempting others.",
+        )
+        .wide(),
+        Column::text(
+            "Readiness Gates",
+            "How many of the pod's readiness gates are met.",
+        )
+        .wide(),
     ],
     cells,
 };
@@ -28,7 +46,7 @@ pub(super) static POD: KindColumns = KindColumns {
 /// unreachable node.
 const NODE_UNREACHABLE_REASON: &str = "NodeLost";
 
-fn cells(pod: &Value, ctx: &Context) -> Vec<String> {
+fn cells(pod: &Value, ctx: &Context) -> Vec<Cell> {
     let summary = Summary::of(pod);
     let restarts = match summary.last_restart {
         Some(when) if summary.restarts != 0 => format!(
@@ -38,26 +56,36 @@ fn cells(pod: &Value, ctx: &Context) -> Vec<String> {
         ),
         _ => summary.restarts.to_string(),
     };
-    let mut cells = vec![
+    let ip = list_at(pod, &["status", "podIPs"])
+        .first()
+        .map(|ip| str_at(ip, &["ip"]))
+        .unwrap_or_default();
+    [
         name(pod).to_string(),
         format!("{}/{}", summary.ready, summary.total),
         summary.status,
         restarts,
         age(pod, ctx.now),
-    ];
-    if ctx.wide {
-        let ip = list_at(pod, &["status", "podIPs"])
-            .first()
-            .map(|ip| str_at(ip, &["ip"]))
-            .unwrap_or_default();
-        cells.extend([
-            or(ip, "<none>"),
-            or(str_at(pod, &["spec", "nodeName"]), "<none>"),
-            or(str_at(pod, &["status", "nominatedNodeName"]), "<none>"),
-            readiness_gates(pod),
-        ]);
-    }
-    cells
+        or(ip, "<none>"),
+        or(str_at(pod, &["spec", "nodeName"]), "<none>"),
+        or(str_at(pod, &["status", "nominatedNodeName"]), "<none>"),
+        readiness_gates(pod),
+    ]
+    .into_iter()
+    .map(Cell::from)
+    .collect()
+}
+
+/// A pod that has finished (`Succeeded` or `Failed`) carries the row
+/// condition `Completed`, as upstream's `printPod` sets it.
+pub(super) fn row_conditions(pod: &Value) -> Vec<Value> {
+    let phase = str_at(pod, &["status", "phase"]);
+    let message = match phase {
+        "Succeeded" => "The pod has completed successfully.",
+        "Failed" => "The pod failed.",
+        _ => return Vec::new(),
+    };
+    vec![json!({"type": "Completed", "status": "True", "reason": phase, "message": message})]
 }
 
 /// What the READY, STATUS and RESTARTS columns say about a pod.

@@ -4,33 +4,41 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Context, KindColumns};
-use crate::printers::fields::{age, format_labels, int_at, list_at, name, str_at};
+use super::fields::{age, format_labels, int_at, list_at, name, str_at};
+use super::{Cell, Column, Context, KindTable};
 
-pub(super) static SERVICE: KindColumns = KindColumns {
-    headers: &[
-        "NAME",
-        "TYPE",
-        "CLUSTER-IP",
-        "EXTERNAL-IP",
-        "PORT(S)",
-        "AGE",
-    ],
-    wide_headers: &[
-        "NAME",
-        "TYPE",
-        "CLUSTER-IP",
-        "EXTERNAL-IP",
-        "PORT(S)",
-        "AGE",
-        "SELECTOR",
+pub(super) static SERVICE: KindTable = KindTable {
+    columns: &[
+        Column::name(),
+        Column::text(
+            "Type",
+            "How the service is exposed: ClusterIP, NodePort, LoadBalancer or ExternalName.",
+        ),
+        Column::text("Cluster-IP", "The virtual IP address of the service."),
+        Column::text(
+            "External-IP",
+            "The addresses the service is reachable on from outside the cluster.",
+        ),
+        Column::text(
+            "Port(s)",
+            "The ports the service exposes, with their node ports.",
+        ),
+        Column::age(),
+        Column::text(
+            "Selector",
+            "The labels of the pods the service routes traffic to.",
+        )
+        .wide(),
     ],
     cells: service,
 };
 
-pub(super) static ENDPOINTS: KindColumns = KindColumns {
-    headers: &["NAME", "ENDPOINTS", "AGE"],
-    wide_headers: &["NAME", "ENDPOINTS", "AGE"],
+pub(super) static ENDPOINTS: KindTable = KindTable {
+    columns: &[
+        Column::name(),
+        Column::text("Endpoints", "The addresses and ports of the endpoints."),
+        Column::age(),
+    ],
     cells: endpoints,
 };
 
@@ -39,13 +47,13 @@ const LOAD_BALANCER_WIDTH: usize = 16;
 /// How many endpoints the ENDPOINTS column lists before `+ N more...`.
 const MAX_ENDPOINTS: usize = 3;
 
-fn service(svc: &Value, ctx: &Context) -> Vec<String> {
+fn service(svc: &Value, ctx: &Context) -> Vec<Cell> {
     let cluster_ip = list_at(svc, &["spec", "clusterIPs"])
         .first()
         .and_then(Value::as_str)
         .unwrap_or("<none>");
     let ports = ports(svc);
-    let mut cells = vec![
+    [
         name(svc).to_string(),
         str_at(svc, &["spec", "type"]).to_string(),
         cluster_ip.to_string(),
@@ -56,11 +64,11 @@ fn service(svc: &Value, ctx: &Context) -> Vec<String> {
             ports
         },
         age(svc, ctx.now),
-    ];
-    if ctx.wide {
-        cells.push(format_labels(&svc["spec"]["selector"]));
-    }
-    cells
+        format_labels(&svc["spec"]["selector"]),
+    ]
+    .into_iter()
+    .map(Cell::from)
+    .collect()
 }
 
 /// EXTERNAL-IP by service type (`getServiceExternalIP`).
@@ -124,8 +132,12 @@ fn ports(svc: &Value) -> String {
         .join(",")
 }
 
-fn endpoints(ep: &Value, ctx: &Context) -> Vec<String> {
-    vec![name(ep).to_string(), format_endpoints(ep), age(ep, ctx.now)]
+fn endpoints(ep: &Value, ctx: &Context) -> Vec<Cell> {
+    vec![
+        name(ep).into(),
+        format_endpoints(ep).into(),
+        age(ep, ctx.now).into(),
+    ]
 }
 
 /// ENDPOINTS: the first three `ip:port` pairs and `+ N more...`

@@ -64,7 +64,7 @@ pub fn since(timestamp: Option<&str>, now: DateTime<Utc>) -> String {
 }
 
 /// An RFC 3339 timestamp, if present and well-formed.
-pub(crate) fn parse_time(timestamp: Option<&str>) -> Option<DateTime<Utc>> {
+pub fn parse_time(timestamp: Option<&str>) -> Option<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(timestamp?).ok()?;
     Some(parsed.with_timezone(&Utc))
 }

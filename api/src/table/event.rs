@@ -2,27 +2,37 @@
 
 use serde_json::Value;
 
-use super::{Context, KindColumns};
-use crate::printers::fields::{at, int_at, name, str_at, timestamp_since};
+use super::fields::{at, int_at, name, str_at, timestamp_since};
+use super::{Cell, Column, Context, KindTable};
 
-pub(super) static EVENT: KindColumns = KindColumns {
-    headers: &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-    wide_headers: &[
-        "LAST SEEN",
-        "TYPE",
-        "REASON",
-        "OBJECT",
-        "SUBOBJECT",
-        "SOURCE",
-        "MESSAGE",
-        "FIRST SEEN",
-        "COUNT",
-        "NAME",
+pub(super) static EVENT: KindTable = KindTable {
+    columns: &[
+        Column::text("Last Seen", "The time since the event was last seen."),
+        Column::text("Type", "The type of the event: Normal or Warning."),
+        Column::text("Reason", "Why the event happened, in one CamelCase word."),
+        Column::text("Object", "The object the event is about."),
+        Column::text(
+            "Subobject",
+            "The part of the object the event is about (a container).",
+        )
+        .wide(),
+        Column::text(
+            "Source",
+            "The component (and host) that reported the event.",
+        )
+        .wide(),
+        Column::text("Message", "What happened, for a human."),
+        Column::text("First Seen", "The time since the event was first seen.").wide(),
+        Column::integer("Count", "How many times the event happened.").wide(),
+        Column {
+            format: "name",
+            ..Column::text("Name", "The name of the Event object.").wide()
+        },
     ],
     cells,
 };
 
-fn cells(event: &Value, ctx: &Context) -> Vec<String> {
+fn cells(event: &Value, ctx: &Context) -> Vec<Cell> {
     let first_seen = if at(event, &["firstTimestamp"]).is_null() {
         timestamp_since(event, &["eventTime"], ctx.now)
     } else {
@@ -50,20 +60,17 @@ fn cells(event: &Value, ctx: &Context) -> Vec<String> {
     let message = str_at(event, &["message"]).trim().to_string();
     let kind = str_at(event, &["type"]).to_string();
     let reason = str_at(event, &["reason"]).to_string();
-    if !ctx.wide {
-        return vec![last_seen, kind, reason, object, message];
-    }
     vec![
-        last_seen,
-        kind,
-        reason,
-        object,
-        str_at(involved, &["fieldPath"]).to_string(),
-        source(event),
-        message,
-        first_seen,
-        count.to_string(),
-        name(event).to_string(),
+        last_seen.into(),
+        kind.into(),
+        reason.into(),
+        object.into(),
+        str_at(involved, &["fieldPath"]).into(),
+        source(event).into(),
+        message.into(),
+        first_seen.into(),
+        count.into(),
+        name(event).into(),
     ]
 }
 

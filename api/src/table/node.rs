@@ -4,22 +4,28 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Context, KindColumns};
-use crate::printers::fields::{age, bool_at, list_at, name, or, str_at};
+use super::fields::{age, bool_at, list_at, name, or, str_at};
+use super::{Cell, Column, Context, KindTable};
 
-pub(super) static NODE: KindColumns = KindColumns {
-    headers: &["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
-    wide_headers: &[
-        "NAME",
-        "STATUS",
-        "ROLES",
-        "AGE",
-        "VERSION",
-        "INTERNAL-IP",
-        "EXTERNAL-IP",
-        "OS-IMAGE",
-        "KERNEL-VERSION",
-        "CONTAINER-RUNTIME",
+pub(super) static NODE: KindTable = KindTable {
+    columns: &[
+        Column::name(),
+        Column::text(
+            "Status",
+            "Whether the node is ready, and whether it takes new pods.",
+        ),
+        Column::text("Roles", "The roles of the node, from its node-role labels."),
+        Column::age(),
+        Column::text("Version", "The kubelet version the node reports."),
+        Column::text("Internal-IP", "The node's first internal IP address.").wide(),
+        Column::text("External-IP", "The node's first external IP address.").wide(),
+        Column::text("OS-Image", "The operating system image the node reports.").wide(),
+        Column::text("Kernel-Version", "The kernel version the node reports.").wide(),
+        Column::text(
+            "Container-Runtime",
+            "The container runtime and version the node reports.",
+        )
+        .wide(),
     ],
     cells,
 };
@@ -29,25 +35,23 @@ const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
 /// Label whose value names a role.
 const ROLE_LABEL: &str = "kubernetes.io/role";
 
-fn cells(node: &Value, ctx: &Context) -> Vec<String> {
+fn cells(node: &Value, ctx: &Context) -> Vec<Cell> {
     let info = &node["status"]["nodeInfo"];
-    let mut cells = vec![
+    [
         name(node).to_string(),
         status(node),
         or(&roles(node).join(","), "<none>"),
         age(node, ctx.now),
         str_at(info, &["kubeletVersion"]).to_string(),
-    ];
-    if ctx.wide {
-        cells.extend([
-            address(node, "InternalIP"),
-            address(node, "ExternalIP"),
-            or(str_at(info, &["osImage"]), "<unknown>"),
-            or(str_at(info, &["kernelVersion"]), "<unknown>"),
-            or(str_at(info, &["containerRuntimeVersion"]), "<unknown>"),
-        ]);
-    }
-    cells
+        address(node, "InternalIP"),
+        address(node, "ExternalIP"),
+        or(str_at(info, &["osImage"]), "<unknown>"),
+        or(str_at(info, &["kernelVersion"]), "<unknown>"),
+        or(str_at(info, &["containerRuntimeVersion"]), "<unknown>"),
+    ]
+    .into_iter()
+    .map(Cell::from)
+    .collect()
 }
 
 /// STATUS: `Ready`, `NotReady` or `Unknown` from the Ready condition, then

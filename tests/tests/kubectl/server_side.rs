@@ -37,7 +37,14 @@ async fn server_side_apply_owns_fields_and_reports_conflicts() {
         assert!(lines(&out).contains(&applied), "{applied:?} in {out}");
     }
     s.wait_rolled_out("web", WEB_REPLICAS).await;
-    let get = ["get", "deployment", "web", "-o", "json"];
+    let get = [
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ];
     let obj: Value = serde_json::from_str(&k.ok(&get).await).expect("JSON");
     let kubectl = managed_by(&obj, "kubectl").expect("kubectl's entry in managedFields");
     assert_eq!(kubectl["operation"], "Apply");

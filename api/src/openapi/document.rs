@@ -213,16 +213,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
 
     // The collection.
     let collection = vec![
-        Op {
-            action: "list",
-            id_verb: "list",
-            description: format!("list or watch objects of kind {}", r.kind),
-            params: params::list(),
-            body: None,
-            response: (schema_ref(&list_def), &["200"]),
-            gvk: gvk.clone(),
-        }
-        .render(r, &id("")),
+        list(r, &list_def, &gvk, &id("")),
         Op {
             action: "post",
             id_verb: "create",
@@ -238,11 +229,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
             id_verb: "deleteCollection",
             description: format!("delete collection of {}", r.kind),
             params: params::delete_collection(),
-            body: Some((
-                schema_ref(&names::upstream("DeleteOptions")),
-                JSON_YAML,
-                false,
-            )),
+            body: delete_options(),
             response: (schema_ref(&status_def), &["200"]),
             gvk: gvk.clone(),
         }
@@ -253,16 +240,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
         path_item(&["get", "post", "delete"], collection, &common),
     );
     if r.namespaced {
-        let all = Op {
-            action: "list",
-            id_verb: "list",
-            description: format!("list or watch objects of kind {}", r.kind),
-            params: params::list(),
-            body: None,
-            response: (schema_ref(&list_def), &["200"]),
-            gvk: gvk.clone(),
-        }
-        .render(r, &format!("{}ForAllNamespaces", r.kind));
+        let all = list(r, &list_def, &gvk, &format!("{}ForAllNamespaces", r.kind));
         paths.insert(
             format!("{prefix}/{}", r.plural),
             path_item(&["get"], vec![all], &[params::pretty()]),
@@ -272,25 +250,19 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
     // One object.
     let mut named = common.clone();
     named.insert(0, params::path("name", &format!("name of the {}", r.kind)));
-    let item = vec![
-        read(r, &kind_def, &gvk, "", &id("")),
-        replace(r, &kind_def, &gvk, "", &id("")),
-        patch(r, &kind_def, &gvk, "", &id("")),
+    let mut item = read_write(r, &kind_def, &gvk, "", &id(""));
+    item.push(
         Op {
             action: "delete",
             id_verb: "delete",
             description: format!("delete a {}", r.kind),
             params: params::delete(),
-            body: Some((
-                schema_ref(&names::upstream("DeleteOptions")),
-                JSON_YAML,
-                false,
-            )),
+            body: delete_options(),
             response: (schema_ref(&status_def), &["200", "202"]),
             gvk: gvk.clone(),
         }
         .render(r, &id("")),
-    ];
+    );
     paths.insert(
         format!("{prefix}{ns}/{}/{{name}}", r.plural),
         path_item(&["get", "put", "patch", "delete"], item, &named),
@@ -304,11 +276,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
             "scale" => {
                 let scale = Gvk::new("autoscaling", "v1", "Scale");
                 let def = scale.definition();
-                let ops = vec![
-                    read(r, &def, &scale, sub, &ops_id),
-                    replace(r, &def, &scale, sub, &ops_id),
-                    patch(r, &def, &scale, sub, &ops_id),
-                ];
+                let ops = read_write(r, &def, &scale, sub, &ops_id);
                 path_item(&["get", "put", "patch"], ops, &named)
             }
             "binding" => {
@@ -344,11 +312,7 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ServedResource) {
                 path_item(&["put"], vec![op], &named)
             }
             _ => {
-                let ops = vec![
-                    read(r, &kind_def, &gvk, sub, &ops_id),
-                    replace(r, &kind_def, &gvk, sub, &ops_id),
-                    patch(r, &kind_def, &gvk, sub, &ops_id),
-                ];
+                let ops = read_write(r, &kind_def, &gvk, sub, &ops_id);
                 path_item(&["get", "put", "patch"], ops, &named)
             }
         };
@@ -362,6 +326,37 @@ fn of(sub: &str, kind: &str) -> String {
     } else {
         format!("{sub} of the specified {kind}")
     }
+}
+
+fn list(r: &ServedResource, list_def: &str, gvk: &Gvk, id: &str) -> Value {
+    Op {
+        action: "list",
+        id_verb: "list",
+        description: format!("list or watch objects of kind {}", r.kind),
+        params: params::list(),
+        body: None,
+        response: (schema_ref(list_def), &["200"]),
+        gvk: gvk.clone(),
+    }
+    .render(r, id)
+}
+
+/// The optional `DeleteOptions` body of a delete.
+fn delete_options() -> Option<(Value, &'static [&'static str], bool)> {
+    Some((
+        schema_ref(&names::upstream("DeleteOptions")),
+        JSON_YAML,
+        false,
+    ))
+}
+
+/// GET, PUT and PATCH of one object (`sub` empty) or of its subresource.
+fn read_write(r: &ServedResource, def: &str, gvk: &Gvk, sub: &str, id: &str) -> Vec<Value> {
+    vec![
+        read(r, def, gvk, sub, id),
+        replace(r, def, gvk, sub, id),
+        patch(r, def, gvk, sub, id),
+    ]
 }
 
 fn read(r: &ServedResource, def: &str, gvk: &Gvk, sub: &str, id: &str) -> Value {

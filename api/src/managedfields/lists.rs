@@ -1,6 +1,7 @@
 //! How each list of a served kind combines under server-side apply: the
 //! `x-kubernetes-list-type` / `x-kubernetes-list-map-keys` metadata of the
-//! upstream OpenAPI. These differ from the strategic-merge-patch keys in
+//! upstream OpenAPI, which the OpenAPI description publishes from this
+//! table. These differ from the strategic-merge-patch keys in
 //! `crate::patch` in places (container ports are keyed by
 //! `containerPort` *and* `protocol` here), so they are a table of their own.
 
@@ -62,6 +63,7 @@ impl ListTypes {
                 t.add("status.conditions", ListType::Map(TYPE));
                 t.add("status.podIPs", ListType::Map(IP));
                 t.add("status.hostIPs", ListType::Map(IP));
+                t.add("status.resourceClaimStatuses", ListType::Map(NAME));
             }
             ("apps", "Deployment" | "ReplicaSet") => {
                 t.add_meta("spec.template.metadata");
@@ -89,6 +91,11 @@ impl ListTypes {
             .iter()
             .find(|(p, _)| p == path)
             .map_or(ListType::Atomic, |(_, t)| *t)
+    }
+
+    /// Every list that is not atomic: its path and type.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, ListType)> {
+        self.entries.iter().map(|(p, t)| (p.as_str(), *t))
     }
 
     fn add(&mut self, path: &str, t: ListType) {

@@ -11,6 +11,7 @@ use crate::apps::{Deployment, ReplicaSet};
 use crate::autoscaling::Scale;
 use crate::coordination::Lease;
 use crate::core::{Binding, ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use crate::managedfields::ListTypes;
 use crate::meta::ListMeta;
 use crate::patch::PatchSchema;
 use crate::resource::Resource;
@@ -139,6 +140,7 @@ pub fn definitions() -> Map<String, Value> {
             &mut defs,
             &name,
             &PatchSchema::for_kind(&root.gvk.group, &root.gvk.kind),
+            &ListTypes::for_kind(&root.gvk.group, &root.gvk.kind),
         );
         if root.has_list {
             let list = Gvk::new(

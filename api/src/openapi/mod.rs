@@ -9,11 +9,13 @@
 //! top-level kind and list, and on lists the strategic-merge metadata
 //! (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`) and the
 //! server-side-apply topology (`x-kubernetes-list-type`,
-//! `x-kubernetes-list-map-keys`), both taken from [`PatchSchema`].
+//! `x-kubernetes-list-map-keys`), taken from [`PatchSchema`] and
+//! [`ListTypes`] (the table server-side apply itself uses).
 //! [`document`] builds the per-group-version OpenAPI v3 documents (paths
 //! with every verb and query parameter) and [`swagger`] the v2 one.
 //!
 //! [`PatchSchema`]: crate::patch::PatchSchema
+//! [`ListTypes`]: crate::managedfields::ListTypes
 
 mod clean;
 mod document;

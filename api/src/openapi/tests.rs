@@ -116,6 +116,12 @@ fn lists_carry_patch_and_apply_metadata() {
     assert_eq!(containers["x-kubernetes-list-map-keys"], json!(["name"]));
     let ports = &defs["io.k8s.api.core.v1.Container"]["properties"]["ports"];
     assert_eq!(ports["x-kubernetes-patch-merge-key"], "containerPort");
+    // Server-side apply keys ports by port and protocol, as upstream
+    // publishes it, though strategic merge keys them by the port alone.
+    assert_eq!(
+        ports["x-kubernetes-list-map-keys"],
+        json!(["containerPort", "protocol"])
+    );
     let volumes = &defs["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"];
     assert_eq!(volumes["x-kubernetes-patch-strategy"], "merge,retainKeys");
     let finalizers =
@@ -123,6 +129,10 @@ fn lists_carry_patch_and_apply_metadata() {
     assert_eq!(finalizers["x-kubernetes-list-type"], "set");
     let service_ports = &defs["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
     assert_eq!(service_ports["x-kubernetes-patch-merge-key"], "port");
+    assert_eq!(
+        service_ports["x-kubernetes-list-map-keys"],
+        json!(["port", "protocol"])
+    );
     // Atomic lists carry nothing.
     let args = &defs["io.k8s.api.core.v1.Container"]["properties"]["args"];
     assert!(args.get("x-kubernetes-patch-strategy").is_none());

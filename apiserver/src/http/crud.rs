@@ -15,7 +15,7 @@ use crate::server::ApiServer;
 use super::body;
 use super::fieldmanager::{self, Tracker, Written};
 use super::list::{list, Filter};
-use super::params::Params;
+use super::params::{invalid_patch_options, Params};
 use super::patch::{self, PatchType};
 use super::Call;
 
@@ -134,16 +134,12 @@ async fn create_checked(
     warnings: Vec<String>,
 ) -> ApiResult<Written> {
     let tracker = Tracker::new(call.handler, fieldmanager::manager(call)?, Half::Main);
-    let requested = body_value.pointer("/metadata/managedFields").cloned();
+    let requested = tracker.requested(&body_value);
     let object = insert_new(call, body_value, |object| {
         tracker.record_update(None, requested.as_ref(), object)
     })
     .await?;
-    Ok(Written {
-        object,
-        warnings,
-        created: true,
-    })
+    Ok(Written::created(object, warnings))
 }
 
 /// Store a new object made from `body`: prepared by the kind, finished by
@@ -207,6 +203,22 @@ impl Half {
             Half::Status => handler.prepare_status_update(body, current),
         }
     }
+
+    /// `body` prepared as the new state of `current`, the write recorded
+    /// in its managedFields (starting from the entries the body sent, if
+    /// it sent any).
+    fn prepare_recorded(
+        self,
+        handler: &Handler,
+        tracker: &Tracker,
+        body: Value,
+        current: &Value,
+    ) -> ApiResult<Value> {
+        let requested = tracker.requested(&body);
+        let mut object = self.prepare(handler, body, current)?;
+        tracker.record_update(Some(current), requested.as_ref(), &mut object)?;
+        Ok(object)
+    }
 }
 
 /// PUT: replace the object (or its status) with the body; for the kinds
@@ -216,7 +228,6 @@ pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Writt
         server,
         handler,
         namespace,
-        params,
         ..
     } = *call;
     let info = handler.info();
@@ -235,28 +246,27 @@ pub async fn replace(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Writt
         return create_checked(call, body_value, warnings).await;
     }
     let tracker = Tracker::new(handler, fieldmanager::manager(call)?, half);
-    let requested = match half {
-        Half::Main => body_value.pointer("/metadata/managedFields").cloned(),
-        Half::Status => None,
-    };
-    let object = update_with(
+    let object = update(call, name, |current| {
+        let object = half.prepare_recorded(handler, &tracker, body_value.clone(), current)?;
+        Ok((object, pinned))
+    })
+    .await?;
+    Ok(Written::updated(object, warnings))
+}
+
+/// [`update_with`] the object `name` of the call's kind and namespace.
+pub async fn update<F>(call: &Call<'_>, name: &str, mutate: F) -> ApiResult<Value>
+where
+    F: FnMut(&Value) -> ApiResult<(Value, Option<i64>)>,
+{
+    let Call {
         server,
         handler,
         namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            let mut object = half.prepare(handler, body_value.clone(), current)?;
-            tracker.record_update(Some(current), requested.as_ref(), &mut object)?;
-            Ok((object, pinned))
-        },
-    )
-    .await?;
-    Ok(Written {
-        object,
-        warnings,
-        created: false,
-    })
+        params,
+        ..
+    } = *call;
+    update_with(server, handler, namespace, name, params.dry_run()?, mutate).await
 }
 
 /// The shared update path: mutate, admit (Service allocations), store,
@@ -307,11 +317,7 @@ where
 /// PATCH the object (or its status); an apply patch is server-side apply.
 pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Written> {
     let Call {
-        server,
-        handler,
-        namespace,
-        params,
-        ..
+        handler, params, ..
     } = *call;
     let patch_type = PatchType::from_content_type(&body::content_type(call.headers))?;
     let mode = params.field_validation()?;
@@ -320,44 +326,23 @@ pub async fn patch(call: &Call<'_>, name: &str, half: Half) -> ApiResult<Written
         return apply(call, name, half, patch_doc, &dups).await;
     }
     if params.force.is_some() {
-        return Err(ApiError::invalid(
-            "PatchOptions",
-            "meta.k8s.io",
-            "",
-            &[FieldError::forbidden(
-                "force",
-                "may not be specified for non-apply patch",
-            )],
-        ));
+        return Err(invalid_patch_options(FieldError::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        )));
     }
     let tracker = Tracker::new(handler, fieldmanager::manager(call)?, half);
     let mut warnings = Vec::new();
-    let object = update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            let patched = patch::apply(handler.info(), patch_type, current, &patch_doc)?;
-            let (patched, said) = fieldmanager::check_fields(handler, mode, patched, &dups)?;
-            warnings = said;
-            let pinned = pin_if_changed(current, &patched)?;
-            let requested = match half {
-                Half::Main => patched.pointer("/metadata/managedFields").cloned(),
-                Half::Status => None,
-            };
-            let mut object = half.prepare(handler, patched, current)?;
-            tracker.record_update(Some(current), requested.as_ref(), &mut object)?;
-            Ok((object, pinned))
-        },
-    )
-    .await?;
-    Ok(Written {
-        object,
-        warnings,
-        created: false,
+    let object = update(call, name, |current| {
+        let patched = patch::apply(handler.info(), patch_type, current, &patch_doc)?;
+        let (patched, said) = fieldmanager::check_fields(handler, mode, patched, &dups)?;
+        warnings = said;
+        let pinned = pin_if_changed(current, &patched)?;
+        let object = half.prepare_recorded(handler, &tracker, patched, current)?;
+        Ok((object, pinned))
     })
+    .await?;
+    Ok(Written::updated(object, warnings))
 }
 
 /// Server-side apply of `config` by the request's `fieldManager`
@@ -380,15 +365,10 @@ async fn apply(
     } = *call;
     let info = handler.info();
     let manager = params.field_manager()?.ok_or_else(|| {
-        ApiError::invalid(
-            "PatchOptions",
-            "meta.k8s.io",
-            "",
-            &[FieldError::required(
-                "fieldManager",
-                "is required for apply patch",
-            )],
-        )
+        invalid_patch_options(FieldError::required(
+            "fieldManager",
+            "is required for apply patch",
+        ))
     })?;
     let (mut config, warnings) =
         fieldmanager::check_fields(handler, params.field_validation()?, config, dups)?;
@@ -419,35 +399,20 @@ async fn apply(
                 Ok(())
             })
             .await?;
-            return Ok(Written {
-                object,
-                warnings,
-                created: true,
-            });
+            return Ok(Written::created(object, warnings));
         }
         Err(e) => return Err(e),
         Ok(_) => {}
     }
-    let object = update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            let (merged, managed) = tracker.apply(Some(current), &config, force)?;
-            let pinned = pin_if_changed(current, &merged)?;
-            let mut object = half.prepare(handler, merged, current)?;
-            managed.store(&mut object);
-            Ok((object, pinned))
-        },
-    )
-    .await?;
-    Ok(Written {
-        object,
-        warnings,
-        created: false,
+    let object = update(call, name, |current| {
+        let (merged, managed) = tracker.apply(Some(current), &config, force)?;
+        let pinned = pin_if_changed(current, &merged)?;
+        let mut object = half.prepare(handler, merged, current)?;
+        managed.store(&mut object);
+        Ok((object, pinned))
     })
+    .await?;
+    Ok(Written::updated(object, warnings))
 }
 
 /// A patch that changes `metadata.resourceVersion` pins it: the write must

@@ -26,6 +26,24 @@ pub struct Written {
 }
 
 impl Written {
+    /// The object a write created (201).
+    pub fn created(object: Value, warnings: Vec<String>) -> Written {
+        Written {
+            object,
+            warnings,
+            created: true,
+        }
+    }
+
+    /// The object a write updated (200).
+    pub fn updated(object: Value, warnings: Vec<String>) -> Written {
+        Written {
+            object,
+            warnings,
+            created: false,
+        }
+    }
+
     /// The response: 200 (or 201 when `created`), the object as JSON,
     /// one `Warning: 299 - "…"` header per warning.
     pub fn into_response(self) -> Response {
@@ -166,6 +184,15 @@ impl Tracker {
             lists: &self.lists,
             now: &self.now,
         }
+    }
+
+    /// The entries a non-apply write to the main resource starts from
+    /// when its body sends them: the body's `metadata.managedFields`.
+    pub fn requested(&self, body: &Value) -> Option<Value> {
+        if !self.subresource.is_empty() {
+            return None;
+        }
+        body.pointer("/metadata/managedFields").cloned()
     }
 
     /// Record a non-apply write: `new` (as it will be stored) over `old`

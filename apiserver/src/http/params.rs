@@ -50,6 +50,12 @@ pub enum FieldValidation {
 /// Longest field manager name upstream accepts.
 const MAX_FIELD_MANAGER: usize = 128;
 
+/// A 422 about the query parameters of a write (upstream names them
+/// `PatchOptions`).
+pub fn invalid_patch_options(error: tug_api::FieldError) -> ApiError {
+    ApiError::invalid("PatchOptions", "meta.k8s.io", "", &[error])
+}
+
 fn truthy(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("true" | "1" | "True" | ""))
 }
@@ -103,25 +109,16 @@ impl Params {
     pub fn field_manager(&self) -> ApiResult<Option<&str>> {
         match self.field_manager.as_deref() {
             None | Some("") => Ok(None),
-            Some(m) if m.chars().count() > MAX_FIELD_MANAGER => Err(ApiError::invalid(
-                "PatchOptions",
-                "meta.k8s.io",
-                "",
-                &[tug_api::FieldError::too_long(
-                    "fieldManager",
-                    MAX_FIELD_MANAGER,
-                )],
+            Some(m) if m.chars().count() > MAX_FIELD_MANAGER => Err(invalid_patch_options(
+                tug_api::FieldError::too_long("fieldManager", MAX_FIELD_MANAGER),
             )),
-            Some(m) if m.chars().any(char::is_control) => Err(ApiError::invalid(
-                "PatchOptions",
-                "meta.k8s.io",
-                "",
-                &[tug_api::FieldError::invalid(
+            Some(m) if m.chars().any(char::is_control) => {
+                Err(invalid_patch_options(tug_api::FieldError::invalid(
                     "fieldManager",
                     m,
                     "must only contain printable characters",
-                )],
-            )),
+                )))
+            }
             Some(m) => Ok(Some(m)),
         }
     }

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::objects::meta_str;
 use crate::registry::Handler;
 
-use super::crud::{pinned_revision, update_with};
+use super::crud::{pinned_revision, update, update_with};
 use super::fieldmanager::{self, Tracker};
 use super::patch::{self, PatchType};
 use super::Call;
@@ -38,50 +38,31 @@ pub async fn update_scale(
     name: &str,
     patch_type: Option<PatchType>,
 ) -> ApiResult<Value> {
-    let Call {
-        server,
-        handler,
-        namespace,
-        params,
-        ..
-    } = *call;
+    let handler = call.handler;
     let doc = match patch_type {
         Some(_) => call.patch()?.1,
         None => call.body()?,
     };
     let scale = scale_handler(handler)?;
     let tracker = Tracker::scale(handler, fieldmanager::manager(call)?);
-    let updated = update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            let current_scale = scale.scale_of(current)?;
-            let new_scale = match patch_type {
-                Some(pt) => patch::apply(handler.info(), pt, &current_scale, &doc)?,
-                None => doc.clone(),
-            };
-            let scaled = scale.with_replicas(current, new_scale)?;
-            let mut object = handler.prepare_update(scaled, current)?;
-            tracker.record_update(Some(current), None, &mut object)?;
-            Ok((object, None))
-        },
-    )
+    let updated = update(call, name, |current| {
+        let current_scale = scale.scale_of(current)?;
+        let new_scale = match patch_type {
+            Some(pt) => patch::apply(handler.info(), pt, &current_scale, &doc)?,
+            None => doc.clone(),
+        };
+        let scaled = scale.with_replicas(current, new_scale)?;
+        let mut object = handler.prepare_update(scaled, current)?;
+        tracker.record_update(Some(current), None, &mut object)?;
+        Ok((object, None))
+    })
     .await?;
     scale.scale_of(&updated)
 }
 
 /// POST `pods/{name}/binding`: assign the pod to a node, once.
 pub async fn bind(call: &Call<'_>, name: &str) -> ApiResult<Value> {
-    let Call {
-        server,
-        handler,
-        namespace,
-        params,
-        ..
-    } = *call;
+    let handler = call.handler;
     let binding = call.body()?;
     let node = binding
         .pointer("/target/name")
@@ -120,47 +101,40 @@ pub async fn bind(call: &Call<'_>, name: &str) -> ApiResult<Value> {
     }
     let expected_uid = meta_str(&binding, "uid").to_string();
     let info = handler.info();
-    update_with(
-        server,
-        handler,
-        namespace,
-        name,
-        params.dry_run()?,
-        |current| {
-            if !expected_uid.is_empty() && meta_str(current, "uid") != expected_uid {
-                return Err(ApiError::conflict(
-                    info.plural,
-                    info.group,
-                    name,
-                    "the pod's UID does not match the binding's",
-                ));
-            }
-            if current.pointer("/metadata/deletionTimestamp").is_some() {
-                return Err(ApiError::conflict(
-                    info.plural,
-                    info.group,
-                    name,
-                    "the pod is being deleted",
-                ));
-            }
-            let bound = current
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !bound.is_empty() {
-                return Err(ApiError::conflict(
-                    info.plural,
-                    info.group,
-                    name,
-                    &format!("pod {name} is already assigned to node \"{bound}\""),
-                ));
-            }
-            let mut pod = current.clone();
-            pod["spec"]["nodeName"] = Value::String(node.clone());
-            set_pod_scheduled(&mut pod);
-            Ok((pod, None))
-        },
-    )
+    update(call, name, |current| {
+        if !expected_uid.is_empty() && meta_str(current, "uid") != expected_uid {
+            return Err(ApiError::conflict(
+                info.plural,
+                info.group,
+                name,
+                "the pod's UID does not match the binding's",
+            ));
+        }
+        if current.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::conflict(
+                info.plural,
+                info.group,
+                name,
+                "the pod is being deleted",
+            ));
+        }
+        let bound = current
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !bound.is_empty() {
+            return Err(ApiError::conflict(
+                info.plural,
+                info.group,
+                name,
+                &format!("pod {name} is already assigned to node \"{bound}\""),
+            ));
+        }
+        let mut pod = current.clone();
+        pod["spec"]["nodeName"] = Value::String(node.clone());
+        set_pod_scheduled(&mut pod);
+        Ok((pod, None))
+    })
     .await?;
     Ok(serde_json::to_value(tug_api::Status::success()).unwrap_or(Value::Null))
 }

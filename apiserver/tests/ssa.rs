@@ -71,6 +71,18 @@ async fn apply(api: &Api, manager: &str, extra: &str, body: &str) -> Full {
     .await
 }
 
+/// A merge patch of `{DEPLOYS}/{target}` (`web?fieldManager=…`).
+async fn merge(api: &Api, target: &str, body: &str) -> Full {
+    api.request(
+        Method::PATCH,
+        &format!("{DEPLOYS}/{target}"),
+        MERGE,
+        body,
+        UA,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn every_write_records_its_manager() {
     let server = start();
@@ -127,29 +139,23 @@ async fn every_write_records_its_manager() {
         .is_none());
 
     // A patch by a third; the status subresource records its own entry.
-    let r = api
-        .request(
-            Method::PATCH,
-            &format!("{DEPLOYS}/web?fieldManager=labeller"),
-            MERGE,
-            r#"{"metadata": {"labels": {"team": "a"}}}"#,
-            UA,
-        )
-        .await;
+    let r = merge(
+        &api,
+        "web?fieldManager=labeller",
+        r#"{"metadata": {"labels": {"team": "a"}}}"#,
+    )
+    .await;
     let patched = r.resp.ok();
     assert_eq!(
         entry(&patched, "labeller", "Update")["fieldsV1"],
         json!({"f:metadata": {"f:labels": {".": {}, "f:team": {}}}})
     );
-    let r = api
-        .request(
-            Method::PATCH,
-            &format!("{DEPLOYS}/web/status?fieldManager=ctrl"),
-            MERGE,
-            r#"{"status": {"observedGeneration": 7}}"#,
-            UA,
-        )
-        .await;
+    let r = merge(
+        &api,
+        "web/status?fieldManager=ctrl",
+        r#"{"status": {"observedGeneration": 7}}"#,
+    )
+    .await;
     let status = r.resp.ok();
     let e = entry(&status, "ctrl", "Update");
     assert_eq!(e["subresource"], "status");
@@ -160,17 +166,14 @@ async fn every_write_records_its_manager() {
 
     // Writing the same object again leaves managedFields (and the
     // resourceVersion) alone.
-    let again = api
-        .request(
-            Method::PATCH,
-            &format!("{DEPLOYS}/web?fieldManager=labeller"),
-            MERGE,
-            r#"{"metadata": {"labels": {"team": "a"}}}"#,
-            UA,
-        )
-        .await
-        .resp
-        .ok();
+    let again = merge(
+        &api,
+        "web?fieldManager=labeller",
+        r#"{"metadata": {"labels": {"team": "a"}}}"#,
+    )
+    .await
+    .resp
+    .ok();
     assert_eq!(
         again["metadata"]["managedFields"],
         status["metadata"]["managedFields"]
@@ -209,12 +212,10 @@ async fn apply_creates_updates_and_gives_up_fields() {
     assert!(entry(&updated, "ssa", "Apply")["fieldsV1"]["f:metadata"].is_null());
 
     // A field someone else also set survives the applier giving it up.
-    api.request(
-        Method::PATCH,
-        &format!("{DEPLOYS}/web?fieldManager=other"),
-        MERGE,
+    merge(
+        &api,
+        "web?fieldManager=other",
         r#"{"spec": {"minReadySeconds": 5}}"#,
-        UA,
     )
     .await
     .resp
@@ -313,15 +314,7 @@ async fn conflicts_between_managers_and_force() {
     );
 
     // force is for apply only.
-    let r = api
-        .request(
-            Method::PATCH,
-            &format!("{DEPLOYS}/web?force=true"),
-            MERGE,
-            r#"{"spec": {"replicas": 1}}"#,
-            UA,
-        )
-        .await;
+    let r = merge(&api, "web?force=true", r#"{"spec": {"replicas": 1}}"#).await;
     assert_eq!(r.resp.code, 422, "{:?}", r.resp);
 }
 
@@ -334,17 +327,14 @@ async fn a_scale_by_another_manager_then_apply() {
         .resp
         .ok();
     // `kubectl scale`-like: another manager sets replicas.
-    let scaled = api
-        .request(
-            Method::PATCH,
-            &format!("{DEPLOYS}/web?fieldManager=kubectl-scale"),
-            MERGE,
-            r#"{"spec": {"replicas": 5}}"#,
-            UA,
-        )
-        .await
-        .resp
-        .ok();
+    let scaled = merge(
+        &api,
+        "web?fieldManager=kubectl-scale",
+        r#"{"spec": {"replicas": 5}}"#,
+    )
+    .await
+    .resp
+    .ok();
     assert_eq!(
         entry(&scaled, "kubectl-scale", "Update")["fieldsV1"],
         json!({"f:spec": {"f:replicas": {}}})

@@ -26,37 +26,28 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     let bed = TestBed::start(3);
     let (topo, c) = (&bed.topo, &bed.client);
 
-    let web = create_service(
-        c,
-        "web",
-        serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(c, "web", &topo.pod_ips, 8080, "TCP").await;
-    let sticky = create_service(
-        c,
-        "sticky",
-        serde_json::json!({"sessionAffinity": "ClientIP", "ports": [{"port": 81, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(c, "sticky", &topo.pod_ips, 8080, "TCP").await;
-    let dns = create_service(
-        c,
-        "dns",
-        serde_json::json!({"ports": [{"port": 53, "protocol": "UDP", "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(c, "dns", &topo.pod_ips, 8080, "UDP").await;
+    let web = bed
+        .service_on_all_pods(
+            "web",
+            serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
+    let affinity = serde_json::json!({
+        "sessionAffinity": "ClientIP",
+        "ports": [{"port": 81, "targetPort": 8080}],
+    });
+    let sticky = bed.service_on_all_pods("sticky", affinity, "TCP").await;
+    let dns = bed
+        .service_on_all_pods(
+            "dns",
+            serde_json::json!({"ports": [{"port": 53, "protocol": "UDP", "targetPort": 8080}]}),
+            "UDP",
+        )
+        .await;
 
     let mut proxy = ProxyProcess::start(&bed, &["--metrics-bind-address", "127.0.0.1:10249"]);
-    let healthz = proxy.healthz;
-    let health = wait_for("/healthz 200", Duration::from_secs(20), || async move {
-        match http::get(healthz, "/healthz", Timeouts::default()) {
-            Ok(r) if r.status == 200 => Ok(r.body),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let health = proxy.wait_healthy().await;
     let health: serde_json::Value = serde_json::from_str(&health).expect("healthz JSON");
     assert!(health["lastUpdated"]
         .as_str()
@@ -225,15 +216,16 @@ async fn a_restarted_proxy_removes_leftovers_and_full_syncs_repair_the_table() {
     }
     let bed = TestBed::start(1);
     let (topo, c) = (&bed.topo, &bed.client);
-    let gone = create_service(c, "gone", serde_json::json!({"ports": [{"port": 80}]})).await;
-    set_endpoints(c, "gone", &topo.pod_ips, 8080, "TCP").await;
-    let kept = create_service(
-        c,
-        "kept",
-        serde_json::json!({"ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(c, "kept", &topo.pod_ips, 8080, "TCP").await;
+    let gone = bed
+        .service_on_all_pods("gone", serde_json::json!({"ports": [{"port": 80}]}), "TCP")
+        .await;
+    let kept = bed
+        .service_on_all_pods(
+            "kept",
+            serde_json::json!({"ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
 
     let extra = ["--sync-period", "1s"];
     let mut proxy = ProxyProcess::start(&bed, &extra);

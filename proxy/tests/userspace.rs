@@ -11,7 +11,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use support::*;
-use tug_tests::http::{self, Timeouts};
 use tug_tests::net::wait_for;
 
 fn lo_has(topo: &Topology, ip: Ipv4Addr) -> bool {
@@ -26,25 +25,18 @@ async fn userspace_mode_relays_round_robin_and_removes_its_addresses() {
     }
     let bed = TestBed::start(3);
     let (topo, c) = (&bed.topo, &bed.client);
-    let web = create_service(
-        c,
-        "web",
-        serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(c, "web", &topo.pod_ips, 8080, "TCP").await;
+    let web = bed
+        .service_on_all_pods(
+            "web",
+            serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
     let cluster_ip: Ipv4Addr = web.spec.cluster_ip.parse().unwrap();
     let vip = SocketAddr::from((cluster_ip, 80));
 
     let mut proxy = ProxyProcess::start(&bed, &["--mode", "userspace"]);
-    let healthz = proxy.healthz;
-    wait_for("/healthz 200", Duration::from_secs(20), || async move {
-        match http::get(healthz, "/healthz", Timeouts::default()) {
-            Ok(r) if r.status == 200 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    proxy.wait_healthy().await;
     assert!(lo_has(topo, cluster_ip), "the ClusterIP is on lo");
 
     // Round-robin: 30 connections, 10 per pod.

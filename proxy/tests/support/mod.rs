@@ -213,6 +213,19 @@ impl TestBed {
         TestBed { topo, api, client }
     }
 
+    /// Create the Service `name` with `spec` and its Endpoints: every
+    /// pod ready on 8080/`protocol`. Returns the Service as allocated.
+    pub async fn service_on_all_pods(
+        &self,
+        name: &str,
+        spec: serde_json::Value,
+        protocol: &str,
+    ) -> Service {
+        let svc = create_service(&self.client, name, spec).await;
+        set_endpoints(&self.client, name, &self.topo.pod_ips, 8080, protocol).await;
+        svc
+    }
+
     /// The apiserver's URL as seen from the node.
     pub fn server_from_node(&self) -> String {
         format!("http://{}:{}", self.topo.host_ip, self.api.port)
@@ -333,6 +346,19 @@ impl ProxyProcess {
             child: Some(child),
             healthz: SocketAddr::from((topo.node_ip, tug_cluster::args::PROXY_HEALTHZ_PORT)),
         }
+    }
+
+    /// Wait (up to 20 s) for `/healthz` to answer 200, i.e. for the
+    /// first successful sync; returns its body.
+    pub async fn wait_healthy(&self) -> String {
+        let healthz = self.healthz;
+        tug_tests::net::wait_for("/healthz 200", Duration::from_secs(20), || async move {
+            match tug_tests::http::get(healthz, "/healthz", Default::default()) {
+                Ok(r) if r.status == 200 => Ok(r.body),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
     }
 
     /// SIGTERM and wait; true if it exited successfully.

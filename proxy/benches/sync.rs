@@ -11,9 +11,9 @@
 //!
 //! Run as root: `cargo bench -p tug-proxy --bench sync [-- SERVICES ENDPOINTS]`.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tug_api::core::{
@@ -36,7 +36,7 @@ fn main() {
         eprintln!("SKIP: the proxy sync bench needs root (a network namespace, nftables)");
         return;
     }
-    if Command::new("nft").arg("--version").output().is_err() {
+    if !tug_tests::prereq::on_path("nft") {
         eprintln!("SKIP: nft is not installed (apt-get install nftables)");
         return;
     }
@@ -52,21 +52,13 @@ fn main() {
     let _guard = NetnsGuard(netns.clone());
     let path = format!("/run/netns/{netns}");
     // Everything, nft included, runs on a thread inside the scratch netns.
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("opening the netns");
-        // SAFETY: a valid fd; CLONE_NEWNET moves only this thread.
-        assert_eq!(
-            unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+    tug_tests::netns::in_netns(Path::new(&path), || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(bench(services, endpoints));
-    })
-    .join()
-    .expect("bench thread");
+            .block_on(bench(services, endpoints))
+    });
 }
 
 /// Removes the scratch namespace (and the table in it) on drop.
@@ -146,7 +138,7 @@ async fn bench(services: usize, endpoints: usize) {
         } else {
             "10.245.0.2"
         };
-        eps[target].subsets[0].addresses[0].ip = ip.into();
+        Arc::make_mut(&mut eps[target]).subsets[0].addresses[0].ip = ip.into();
         let t = Instant::now();
         let model = model_of(&svcs, &eps);
         let report = proxier.sync(&model, false).await.expect("partial sync");
@@ -175,15 +167,17 @@ async fn bench(services: usize, endpoints: usize) {
     );
 }
 
-fn model_of(svcs: &[Service], eps: &[Endpoints]) -> ProxyModel {
+/// The model as the sync loop builds it, the Endpoints shared as the
+/// informer's store hands them out (no copy per build).
+fn model_of(svcs: &[Service], eps: &[Arc<Endpoints>]) -> ProxyModel {
     model::build(svcs, |_, name| {
         let i: usize = name.trim_start_matches("svc").parse().ok()?;
-        Some(std::sync::Arc::new(eps[i].clone()))
+        eps.get(i).cloned()
     })
 }
 
 /// `services` Services with `endpoints` ready endpoints each.
-fn objects(services: usize, endpoints: usize) -> (Vec<Service>, Vec<Endpoints>) {
+fn objects(services: usize, endpoints: usize) -> (Vec<Service>, Vec<Arc<Endpoints>>) {
     let meta = |i: usize| ObjectMeta {
         namespace: "default".into(),
         name: format!("svc{i}"),
@@ -226,6 +220,7 @@ fn objects(services: usize, endpoints: usize) -> (Vec<Service>, Vec<Endpoints>) 
             }],
             ..Default::default()
         })
+        .map(Arc::new)
         .collect();
     (svcs, eps)
 }

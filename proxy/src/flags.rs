@@ -1,7 +1,7 @@
 //! `tug-proxy`'s command line, as fixed between the components: the
 //! cluster launcher, the systemd units and the tests pass these flags.
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,7 +30,9 @@ pub struct Flags {
     /// (empty: none is).
     #[arg(long, default_value = "10.244.0.0/16", value_parser = parse_cidr)]
     pub cluster_cidr: PodRange,
-    /// This node's IP (default: the source address of the default route).
+    /// This node's IP, as the launcher and the systemd unit pass it; only
+    /// logged (NodePorts answer on every local address, `fib daddr type
+    /// local`).
     #[arg(long)]
     pub node_ip: Option<Ipv4Addr>,
     /// At most one sync per this period; changes in between are coalesced.
@@ -80,22 +82,6 @@ impl Flags {
         self.hostname_override
             .clone()
             .unwrap_or_else(tug_client::component::host_name)
-    }
-
-    /// The node IP: the flag, else the default route's source address.
-    pub fn node_ip(&self) -> Option<Ipv4Addr> {
-        self.node_ip.or_else(default_route_source)
-    }
-}
-
-/// The source address the kernel picks for an off-link destination:
-/// connecting a UDP socket sends nothing but chooses the route.
-fn default_route_source() -> Option<Ipv4Addr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("203.0.113.1:9").ok()?;
-    match socket.local_addr().ok()? {
-        SocketAddr::V4(a) if !a.ip().is_unspecified() => Some(*a.ip()),
-        _ => None,
     }
 }
 
@@ -153,7 +139,7 @@ mod tests {
         assert_eq!(f.node_name(), "node-1");
         assert_eq!(f.mode, ProxyMode::Userspace);
         assert_eq!(f.cluster_cidr.0, None);
-        assert_eq!(f.node_ip(), Some(Ipv4Addr::new(10, 250, 0, 2)));
+        assert_eq!(f.node_ip, Some(Ipv4Addr::new(10, 250, 0, 2)));
         assert_eq!(f.min_sync_period, Duration::from_millis(200));
     }
 

@@ -35,7 +35,7 @@ pub async fn cleanup(table: &str) -> anyhow::Result<()> {
         Ok(true) => tracing::info!(table, "deleted the nftables table"),
         Ok(false) => tracing::info!(table, "no nftables table to delete"),
         // Without nft there is no table: only the userspace state matters.
-        Err(e) if which_nft().is_none() => tracing::debug!(error = %e, "nft not installed"),
+        Err(e) if nft_missing(&e) => tracing::debug!(error = %e, "nft not installed"),
         Err(e) => return Err(e),
     }
     let removed = userspace::remove_lo_addresses().await.unwrap_or(0);
@@ -45,10 +45,23 @@ pub async fn cleanup(table: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn which_nft() -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| std::path::Path::new(d).join("nft"))
-        .find(|p| p.exists())
+/// Whether `e` is the `nft` command not being there to run.
+fn nft_missing(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    #[test]
+    fn a_missing_nft_is_told_from_other_failures() {
+        let missing = Err::<(), _>(std::io::Error::from(std::io::ErrorKind::NotFound))
+            .context("running nft list table")
+            .unwrap_err();
+        assert!(super::nft_missing(&missing));
+        let failed = anyhow::anyhow!("nft list table ip t: Operation not permitted");
+        assert!(!super::nft_missing(&failed));
+    }
 }

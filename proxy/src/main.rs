@@ -43,7 +43,7 @@ async fn run(flags: Flags) -> ExitCode {
     };
     tracing::info!(
         node = %flags.node_name(),
-        node_ip = ?flags.node_ip(),
+        node_ip = ?flags.node_ip,
         mode = ?flags.mode,
         table = %flags.table_name,
         server = %client.base_url(),

@@ -6,28 +6,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::*;
-use tug_tests::apiserver::{ApiServerProcess, Store};
-use tug_tests::bins::workspace_binary;
+use tug_tests::http::{self, Timeouts};
 use tug_tests::net::wait_for;
-
-/// Count answers of `n` connections to `addr` made from the netns at `from`.
-fn answers_from(from: &Path, addr: SocketAddr, n: usize) -> BTreeMap<String, usize> {
-    in_netns(from, move || {
-        let mut counts = BTreeMap::new();
-        for _ in 0..n {
-            let answer = ask(addr).unwrap_or_else(|e| format!("error: {e}"));
-            *counts.entry(answer).or_insert(0) += 1;
-        }
-        counts
-    })
-}
 
 fn connect_error_from_node(topo: &Topology, addr: SocketAddr) -> Option<ErrorKind> {
     in_netns(&topo.node_path(), move || ask(addr).err().map(|e| e.kind()))
@@ -38,51 +23,31 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     if !prerequisites("nftables proxy", &["ip", "nft", "conntrack"]) {
         return;
     }
-    let topo = Topology::create(3);
-    let api = ApiServerProcess::start_with_args(
-        &workspace_binary("tug-apiserver"),
-        Store::Embedded,
-        &["--bind-address", "0.0.0.0"],
-    )
-    .expect("apiserver");
-    let server = format!("http://{}:{}", topo.host_ip, api.port);
-    let c = client(&api.url);
+    let bed = TestBed::start(3);
+    let (topo, c) = (&bed.topo, &bed.client);
 
-    let web = create_service(
-        &c,
-        "web",
-        serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(&c, "web", &topo.pod_ips, 8080, "TCP").await;
-    let sticky = create_service(
-        &c,
-        "sticky",
-        serde_json::json!({"sessionAffinity": "ClientIP", "ports": [{"port": 81, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(&c, "sticky", &topo.pod_ips, 8080, "TCP").await;
-    let dns = create_service(
-        &c,
-        "dns",
-        serde_json::json!({"ports": [{"port": 53, "protocol": "UDP", "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(&c, "dns", &topo.pod_ips, 8080, "UDP").await;
+    let web = bed
+        .service_on_all_pods(
+            "web",
+            serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
+    let affinity = serde_json::json!({
+        "sessionAffinity": "ClientIP",
+        "ports": [{"port": 81, "targetPort": 8080}],
+    });
+    let sticky = bed.service_on_all_pods("sticky", affinity, "TCP").await;
+    let dns = bed
+        .service_on_all_pods(
+            "dns",
+            serde_json::json!({"ports": [{"port": 53, "protocol": "UDP", "targetPort": 8080}]}),
+            "UDP",
+        )
+        .await;
 
-    let mut proxy = ProxyProcess::start(
-        &topo,
-        &server,
-        &["--metrics-bind-address", "127.0.0.1:10249"],
-    );
-    let healthz = proxy.healthz;
-    let health = wait_for("/healthz 200", Duration::from_secs(20), || async move {
-        match http_get(healthz, "/healthz") {
-            Some((200, body)) => Ok(body),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let mut proxy = ProxyProcess::start(&bed, &["--metrics-bind-address", "127.0.0.1:10249"]);
+    let health = proxy.wait_healthy().await;
     let health: serde_json::Value = serde_json::from_str(&health).expect("healthz JSON");
     assert!(health["lastUpdated"]
         .as_str()
@@ -150,14 +115,13 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     );
 
     // Scale to zero: new connections are refused at once, not left hanging.
-    set_endpoints(&c, "web", &[], 8080, "TCP").await;
+    set_endpoints(c, "web", &[], 8080, "TCP").await;
     let scaled = Instant::now();
-    let t = &topo;
     wait_for(
         "connection refused",
         Duration::from_secs(3),
         || async move {
-            match connect_error_from_node(t, vip) {
+            match connect_error_from_node(topo, vip) {
                 Some(ErrorKind::ConnectionRefused) => Ok(()),
                 other => Err(format!("{other:?}")),
             }
@@ -167,7 +131,7 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     assert!(scaled.elapsed() < Duration::from_secs(3));
     let started = Instant::now();
     assert_eq!(
-        connect_error_from_node(&topo, vip),
+        connect_error_from_node(topo, vip),
         Some(ErrorKind::ConnectionRefused)
     );
     assert!(
@@ -184,12 +148,12 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
     );
 
     // And back: one endpoint answers again.
-    set_endpoints(&c, "web", &topo.pod_ips[1..2], 8080, "TCP").await;
+    set_endpoints(c, "web", &topo.pod_ips[1..2], 8080, "TCP").await;
     wait_for(
         "the ClusterIP answering again",
         Duration::from_secs(3),
         || async move {
-            let counts = answers_from(&t.node_path(), vip, 5);
+            let counts = answers_from(&topo.node_path(), vip, 5);
             if counts.keys().eq(["pod-1"].iter()) {
                 Ok(())
             } else {
@@ -201,9 +165,13 @@ async fn nftables_mode_serves_cluster_ips_node_ports_affinity_and_rejects() {
 
     // Metrics report the syncs.
     let metrics = in_netns(&topo.node_path(), || {
-        http_get("127.0.0.1:10249".parse().unwrap(), "/metrics")
+        http::get(
+            "127.0.0.1:10249".parse().unwrap(),
+            "/metrics",
+            Timeouts::default(),
+        )
     });
-    let (status, text) = metrics.expect("/metrics answers");
+    let http::Response { status, body: text } = metrics.expect("/metrics answers");
     assert_eq!(status, 200);
     assert!(
         text.contains("kubeproxy_sync_proxy_rules_duration_seconds_count"),
@@ -246,33 +214,26 @@ async fn a_restarted_proxy_removes_leftovers_and_full_syncs_repair_the_table() {
     if !prerequisites("nftables proxy restart", &["ip", "nft"]) {
         return;
     }
-    let topo = Topology::create(1);
-    let api = ApiServerProcess::start_with_args(
-        &workspace_binary("tug-apiserver"),
-        Store::Embedded,
-        &["--bind-address", "0.0.0.0"],
-    )
-    .expect("apiserver");
-    let server = format!("http://{}:{}", topo.host_ip, api.port);
-    let c = client(&api.url);
-    let gone = create_service(&c, "gone", serde_json::json!({"ports": [{"port": 80}]})).await;
-    set_endpoints(&c, "gone", &topo.pod_ips, 8080, "TCP").await;
-    let kept = create_service(
-        &c,
-        "kept",
-        serde_json::json!({"ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(&c, "kept", &topo.pod_ips, 8080, "TCP").await;
+    let bed = TestBed::start(1);
+    let (topo, c) = (&bed.topo, &bed.client);
+    let gone = bed
+        .service_on_all_pods("gone", serde_json::json!({"ports": [{"port": 80}]}), "TCP")
+        .await;
+    let kept = bed
+        .service_on_all_pods(
+            "kept",
+            serde_json::json!({"ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
 
     let extra = ["--sync-period", "1s"];
-    let mut proxy = ProxyProcess::start(&topo, &server, &extra);
-    let t = &topo;
+    let mut proxy = ProxyProcess::start(&bed, &extra);
     wait_for(
         "chains of both services",
         Duration::from_secs(20),
         || async move {
-            let names = chains(t);
+            let names = chains(topo);
             let n = names
                 .iter()
                 .filter(|c| c.starts_with("service-") && c.contains("default/"))
@@ -292,12 +253,12 @@ async fn a_restarted_proxy_removes_leftovers_and_full_syncs_repair_the_table() {
         .delete(&gone.metadata.name, &Default::default())
         .await
         .expect("deleting a service");
-    let mut proxy = ProxyProcess::start(&topo, &server, &extra);
+    let mut proxy = ProxyProcess::start(&bed, &extra);
     wait_for(
         "the deleted service's chains gone",
         Duration::from_secs(20),
         || async move {
-            let names = chains(t);
+            let names = chains(topo);
             let stale = names.iter().any(|c| c.contains("default/gone/"));
             let live = names.iter().any(|c| c.contains("default/kept/"));
             if !stale && live {
@@ -321,7 +282,7 @@ async fn a_restarted_proxy_removes_leftovers_and_full_syncs_repair_the_table() {
         "the ClusterIP answering after a flush",
         Duration::from_secs(10),
         || async move {
-            let counts = answers_from(&t.node_path(), vip, 1);
+            let counts = answers_from(&topo.node_path(), vip, 1);
             if counts.contains_key("pod-0") {
                 Ok(())
             } else {

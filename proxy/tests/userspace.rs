@@ -11,8 +11,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use support::*;
-use tug_tests::apiserver::{ApiServerProcess, Store};
-use tug_tests::bins::workspace_binary;
 use tug_tests::net::wait_for;
 
 fn lo_has(topo: &Topology, ip: Ipv4Addr) -> bool {
@@ -25,45 +23,24 @@ async fn userspace_mode_relays_round_robin_and_removes_its_addresses() {
     if !prerequisites("userspace proxy", &["ip"]) {
         return;
     }
-    let topo = Topology::create(3);
-    let api = ApiServerProcess::start_with_args(
-        &workspace_binary("tug-apiserver"),
-        Store::Embedded,
-        &["--bind-address", "0.0.0.0"],
-    )
-    .expect("apiserver");
-    let server = format!("http://{}:{}", topo.host_ip, api.port);
-    let c = client(&api.url);
-    let web = create_service(
-        &c,
-        "web",
-        serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
-    )
-    .await;
-    set_endpoints(&c, "web", &topo.pod_ips, 8080, "TCP").await;
+    let bed = TestBed::start(3);
+    let (topo, c) = (&bed.topo, &bed.client);
+    let web = bed
+        .service_on_all_pods(
+            "web",
+            serde_json::json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}),
+            "TCP",
+        )
+        .await;
     let cluster_ip: Ipv4Addr = web.spec.cluster_ip.parse().unwrap();
     let vip = SocketAddr::from((cluster_ip, 80));
 
-    let mut proxy = ProxyProcess::start(&topo, &server, &["--mode", "userspace"]);
-    let healthz = proxy.healthz;
-    wait_for("/healthz 200", Duration::from_secs(20), || async move {
-        match http_get(healthz, "/healthz") {
-            Some((200, _)) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
-    assert!(lo_has(&topo, cluster_ip), "the ClusterIP is on lo");
+    let mut proxy = ProxyProcess::start(&bed, &["--mode", "userspace"]);
+    proxy.wait_healthy().await;
+    assert!(lo_has(topo, cluster_ip), "the ClusterIP is on lo");
 
     // Round-robin: 30 connections, 10 per pod.
-    let counts = in_netns(&topo.node_path(), move || {
-        let mut counts = BTreeMap::new();
-        for _ in 0..30 {
-            let answer = ask(vip).unwrap_or_else(|e| format!("error: {e}"));
-            *counts.entry(answer).or_insert(0) += 1;
-        }
-        counts
-    });
+    let counts = answers_from(&topo.node_path(), vip, 30);
     let expected: BTreeMap<String, usize> = (0..3).map(|i| (format!("pod-{i}"), 10)).collect();
     assert_eq!(counts, expected);
 
@@ -76,7 +53,7 @@ async fn userspace_mode_relays_round_robin_and_removes_its_addresses() {
     );
 
     // Endpoint changes apply live.
-    set_endpoints(&c, "web", &topo.pod_ips[2..], 8080, "TCP").await;
+    set_endpoints(c, "web", &topo.pod_ips[2..], 8080, "TCP").await;
     let node = topo.node_path();
     wait_for("only pod-2 answering", Duration::from_secs(5), || {
         let node = node.clone();
@@ -97,7 +74,7 @@ async fn userspace_mode_relays_round_robin_and_removes_its_addresses() {
 
     assert!(proxy.terminate(), "tug-proxy exits 0 on SIGTERM");
     assert!(
-        !lo_has(&topo, cluster_ip),
+        !lo_has(topo, cluster_ip),
         "SIGTERM took the ClusterIP off lo"
     );
     let listed = topo.run_in_node("nft", &["list", "table", "ip", &topo.table()]);

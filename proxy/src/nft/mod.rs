@@ -123,13 +123,17 @@ fn plan(
     }
 }
 
+/// Models and a configuration the nft modules' tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Endpoint, Protocol, ServicePort, ServicePortName};
+pub(crate) mod fixtures {
     use std::net::Ipv4Addr;
 
-    fn model(services: u8, endpoints: u8, affinity: bool) -> ProxyModel {
+    use crate::model::{Endpoint, Protocol, ProxyModel, ServicePort, ServicePortName};
+    use crate::nft::render::RenderConfig;
+
+    /// `services` TCP services `default/svc<i>` on port 80, each with
+    /// `endpoints` distinct endpoints on 8080; no node ports, no affinity.
+    pub(crate) fn big_model(services: usize, endpoints: usize) -> ProxyModel {
         let mut m = ProxyModel::default();
         for s in 0..services {
             let id = ServicePortName {
@@ -138,31 +142,49 @@ mod tests {
                 port: 80,
                 protocol: Protocol::Tcp,
             };
-            let port = ServicePort {
-                id: id.clone(),
-                port_name: String::new(),
-                cluster_ip: Ipv4Addr::new(10, 96, 0, s + 1),
-                node_port: Some(30000 + u16::from(s)),
-                affinity_timeout: affinity.then_some(60),
-                endpoints: (0..endpoints)
-                    .map(|e| Endpoint {
-                        ip: Ipv4Addr::new(10, 244, s, e + 1),
-                        port: 8080,
-                    })
-                    .collect(),
-            };
-            m.ports.insert(id, port);
+            let eps = (0..endpoints)
+                .map(|e| Endpoint {
+                    ip: Ipv4Addr::new(10, 244, (s / 200) as u8, (e + 10 * (s % 20)) as u8),
+                    port: 8080,
+                })
+                .collect();
+            m.ports.insert(
+                id.clone(),
+                ServicePort {
+                    id,
+                    port_name: String::new(),
+                    cluster_ip: Ipv4Addr::new(10, 96, (s / 250) as u8, (s % 250) as u8 + 1),
+                    node_port: None,
+                    affinity_timeout: None,
+                    endpoints: eps,
+                },
+            );
         }
         m
     }
 
-    #[test]
-    fn a_partial_plan_equals_diffing_the_full_renderings() {
-        let config = RenderConfig {
+    /// Table `ip t`, pod range 10.244.0.0/16.
+    pub(crate) fn config() -> RenderConfig {
+        RenderConfig {
             table: "t".into(),
             cluster_cidr: Some("10.244.0.0/16".parse().unwrap()),
-        };
-        let before = model(20, 4, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{big_model, config};
+    use super::*;
+
+    #[test]
+    fn a_partial_plan_equals_diffing_the_full_renderings() {
+        let config = config();
+        let mut before = big_model(20, 4);
+        for (i, port) in before.ports.values_mut().enumerate() {
+            port.node_port = Some(30000 + i as u16);
+            port.affinity_timeout = Some(60);
+        }
         let mut after = before.clone();
         let mut ports = after.ports.values_mut();
         ports.next().unwrap().endpoints.pop(); // one endpoint fewer

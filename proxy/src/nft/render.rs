@@ -283,6 +283,7 @@ pub fn removed_udp_endpoints(
 mod tests {
     use super::*;
     use crate::model::Protocol;
+    use crate::nft::fixtures::config;
 
     fn id(name: &str, port: u16) -> ServicePortName {
         ServicePortName {
@@ -311,16 +312,9 @@ mod tests {
         }
     }
 
-    pub(crate) fn model(ports: Vec<ServicePort>) -> ProxyModel {
+    fn model(ports: Vec<ServicePort>) -> ProxyModel {
         ProxyModel {
             ports: ports.into_iter().map(|p| (p.id.clone(), p)).collect(),
-        }
-    }
-
-    pub(crate) fn config() -> RenderConfig {
-        RenderConfig {
-            table: "tugboat".into(),
-            cluster_cidr: Some("10.244.0.0/16".parse().unwrap()),
         }
     }
 

@@ -188,46 +188,10 @@ pub fn parse_listing(table: &str, listing: &str) -> Ruleset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, Protocol, ProxyModel, ServicePort, ServicePortName};
-    use crate::nft::render::{render, RenderConfig};
+    use crate::model::ProxyModel;
+    use crate::nft::fixtures::{big_model, config};
+    use crate::nft::render::render;
     use std::net::Ipv4Addr;
-
-    fn big_model(services: usize, endpoints: usize) -> ProxyModel {
-        let mut m = ProxyModel::default();
-        for s in 0..services {
-            let id = ServicePortName {
-                namespace: "default".into(),
-                name: format!("svc{s}"),
-                port: 80,
-                protocol: Protocol::Tcp,
-            };
-            let eps = (0..endpoints)
-                .map(|e| Endpoint {
-                    ip: Ipv4Addr::new(10, 244, (s / 200) as u8, (e + 10 * (s % 20)) as u8),
-                    port: 8080,
-                })
-                .collect();
-            m.ports.insert(
-                id.clone(),
-                ServicePort {
-                    id,
-                    port_name: String::new(),
-                    cluster_ip: Ipv4Addr::new(10, 96, (s / 250) as u8, (s % 250) as u8 + 1),
-                    node_port: None,
-                    affinity_timeout: None,
-                    endpoints: eps,
-                },
-            );
-        }
-        m
-    }
-
-    fn config() -> RenderConfig {
-        RenderConfig {
-            table: "t".into(),
-            cluster_cidr: Some("10.244.0.0/16".parse().unwrap()),
-        }
-    }
 
     #[test]
     fn nothing_changed_means_an_empty_partial_transaction() {

@@ -1,33 +1,39 @@
 //! A tiny node for the proxy's root tests, built from real namespaces:
 //!
 //! ```text
-//!  host netns ── veth ── "node" netns (eth0 = node IP, default route via host)
-//!   (test client,          │ bridge cbr0 = 10.244.K.1/24
-//!    apiserver)            ├── veth ── "pod" netns 0 (10.244.K.10, TCP/UDP responder)
-//!                          └── veth ── "pod" netns 1 ...
+//!  host ── bridge ── veth ── "node" netns (eth0, default route via host)
+//!  (test client,              │ bridge cbr0 = 10.244.1.1/24
+//!   apiserver)                ├── veth ── "pod" netns 0 (10.244.1.10, TCP/UDP responder)
+//!                             └── veth ── "pod" netns 1 ...
 //! ```
 //!
-//! The real `tug-proxy` binary runs in the node netns against a real
-//! apiserver, reached over the veth like a node reaches its control plane.
-//! Every name is unique to the test; [`Topology`]'s Drop removes the
-//! namespaces (with every link in them) and the host-side veth.
+//! The host side and the node namespace are the cluster launcher's own
+//! ([`tug_cluster::netns::Lan`], a free /24 chosen under its host-wide
+//! lock); the pods live only inside the node's namespace, so every test
+//! can use the same pod range. The real `tug-proxy` binary runs in the
+//! node netns with the launcher's flags against a real apiserver, reached
+//! over the LAN like a node reaches its control plane. [`Topology`]'s
+//! Drop removes the namespaces (with every link in them) and the bridge.
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::fs::File;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tug_api::core::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service};
 use tug_api::ObjectMeta;
 use tug_client::{Api, Client, Config, PostParams};
+use tug_cluster::netns::{Lan, NodeNamespace};
+use tug_tests::apiserver::{ApiServerProcess, Store};
+use tug_tests::bins::workspace_binary;
+pub use tug_tests::netns::in_netns;
 
 /// Whether this machine can run the root tests; says SKIP loudly if not.
 pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
@@ -36,64 +42,37 @@ pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
         eprintln!("SKIP {test}: needs root (network namespaces, nftables)");
         return false;
     }
-    for tool in tools {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            eprintln!("SKIP {test}: `{tool}` is not installed");
-            return false;
-        }
+    if let Some(tool) = tools.iter().find(|t| !tug_tests::prereq::on_path(t)) {
+        eprintln!("SKIP {test}: `{tool}` is not installed");
+        return false;
     }
     true
 }
 
-/// Run a command; panic with its stderr on failure.
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
+/// Run `ip` with `args` (words split on whitespace); panic with its
+/// stderr on failure.
+fn ip(args: &str) {
+    let out = Command::new("ip")
+        .args(args.split_whitespace())
         .output()
-        .unwrap_or_else(|e| panic!("running {cmd}: {e}"));
+        .unwrap_or_else(|e| panic!("running ip: {e}"));
     assert!(
         out.status.success(),
-        "{cmd} {}: {}",
-        args.join(" "),
+        "ip {args}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Run `f` on a thread that has entered the network namespace at `path`.
-pub fn in_netns<T: Send + 'static>(path: &Path, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = path.to_path_buf();
-    std::thread::spawn(move || {
-        enter(&path);
-        f()
-    })
-    .join()
-    .expect("netns thread panicked")
-}
-
-fn enter(path: &Path) {
-    let file = File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    // SAFETY: a valid fd; CLONE_NEWNET moves only this thread.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {}", path.display());
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// The namespaces and links of one test node.
 pub struct Topology {
-    tag: String,
-    host_link: String,
+    lan: Lan,
+    node_ns: NodeNamespace,
     /// The node netns name (`ip netns` name).
     pub node: String,
     pods: Vec<String>,
-    /// The host's address on the node link (where the apiserver is reached).
+    /// The host's address on the node's LAN (where the apiserver is reached).
     pub host_ip: Ipv4Addr,
     /// The node's address.
     pub node_ip: Ipv4Addr,
@@ -106,118 +85,59 @@ impl Topology {
     /// A node with `pods` pod namespaces, each answering its name
     /// (`pod-0`, ...) on TCP and UDP port 8080.
     pub fn create(pods: usize) -> Topology {
-        // Tests of one binary run in parallel: choosing a free subnet and
-        // taking it must not interleave.
-        static CREATING: Mutex<()> = Mutex::new(());
-        let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
         let seq = SEQ.fetch_add(1, Ordering::SeqCst);
-        let id = std::process::id() % 10000;
-        let tag = format!("px{id}{seq}");
-        let k = free_octet();
+        let hint = format!("tug-proxy-test-{}-{seq}", std::process::id());
+        let mut lan = Lan::create(&hint).expect("a LAN for the test node");
+        let node_ns = match lan.add_node("node") {
+            Ok(ns) => ns,
+            Err(e) => {
+                let _ = lan.remove();
+                panic!("the test node's namespace: {e}");
+            }
+        };
+        let node = node_ns.name.clone();
         let mut t = Topology {
-            host_link: format!("{tag}h"),
-            node: format!("{tag}-node"),
-            pods: (0..pods).map(|i| format!("{tag}-pod{i}")).collect(),
-            host_ip: Ipv4Addr::new(10, 251, k, 1),
-            node_ip: Ipv4Addr::new(10, 251, k, 2),
+            host_ip: lan.host_ip(),
+            node_ip: node_ns.ip(),
+            pods: (0..pods).map(|i| format!("{node}-pod{i}")).collect(),
             pod_ips: (0..pods)
-                .map(|i| Ipv4Addr::new(10, 244, k, 10 + i as u8))
+                .map(|i| Ipv4Addr::new(10, 244, 1, 10 + i as u8))
                 .collect(),
-            tag,
+            node,
+            lan,
+            node_ns,
             responders: Vec::new(),
         };
-        t.build(k);
+        t.add_pods();
         t
     }
 
-    fn build(&mut self, k: u8) {
-        let node = self.node.clone();
-        run("ip", &["netns", "add", &node]);
-        run("ip", &["-n", &node, "link", "set", "lo", "up"]);
-        let host_cidr = format!("{}/24", self.host_ip);
-        let node_cidr = format!("{}/24", self.node_ip);
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &self.host_link,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                &node,
-            ],
-        );
-        run("ip", &["addr", "add", &host_cidr, "dev", &self.host_link]);
-        run("ip", &["link", "set", &self.host_link, "up"]);
-        run(
-            "ip",
-            &["-n", &node, "addr", "add", &node_cidr, "dev", "eth0"],
-        );
-        run("ip", &["-n", &node, "link", "set", "eth0", "up"]);
-        let host_ip = self.host_ip.to_string();
-        run(
-            "ip",
-            &["-n", &node, "route", "add", "default", "via", &host_ip],
-        );
-        let gw = format!("10.244.{k}.1");
-        run(
-            "ip",
-            &["-n", &node, "link", "add", "cbr0", "type", "bridge"],
-        );
-        run(
-            "ip",
-            &[
-                "-n",
-                &node,
-                "addr",
-                "add",
-                &format!("{gw}/24"),
-                "dev",
-                "cbr0",
-            ],
-        );
-        run("ip", &["-n", &node, "link", "set", "cbr0", "up"]);
-        for (i, pod) in self.pods.clone().iter().enumerate() {
-            run("ip", &["netns", "add", pod]);
-            run("ip", &["-n", pod, "link", "set", "lo", "up"]);
+    /// The pod bridge in the node and a namespace per pod on it.
+    fn add_pods(&mut self) {
+        let node = &self.node;
+        let gw = "10.244.1.1";
+        ip(&format!("-n {node} link add cbr0 type bridge"));
+        ip(&format!("-n {node} addr add {gw}/24 dev cbr0"));
+        ip(&format!("-n {node} link set cbr0 up"));
+        for (i, pod) in self.pods.iter().enumerate() {
+            ip(&format!("netns add {pod}"));
+            ip(&format!("-n {pod} link set lo up"));
             let node_side = format!("vp{i}");
-            run(
-                "ip",
-                &[
-                    "-n", &node, "link", "add", &node_side, "type", "veth", "peer", "name", "eth0",
-                    "netns", pod,
-                ],
-            );
-            run(
-                "ip",
-                &[
-                    "-n", &node, "link", "set", &node_side, "master", "cbr0", "up",
-                ],
-            );
+            ip(&format!(
+                "-n {node} link add {node_side} type veth peer name eth0 netns {pod}"
+            ));
+            ip(&format!("-n {node} link set {node_side} master cbr0 up"));
             // As the CNI bridge plugin's hairpinMode: a pod may reach itself
             // through a service, so its frame goes back out the port it came in.
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &node,
-                    "link",
-                    "set",
-                    &node_side,
-                    "type",
-                    "bridge_slave",
-                    "hairpin",
-                    "on",
-                ],
-            );
-            let ip = format!("{}/24", self.pod_ips[i]);
-            run("ip", &["-n", pod, "addr", "add", &ip, "dev", "eth0"]);
-            run("ip", &["-n", pod, "link", "set", "eth0", "up"]);
-            run("ip", &["-n", pod, "route", "add", "default", "via", &gw]);
+            ip(&format!(
+                "-n {node} link set {node_side} type bridge_slave hairpin on"
+            ));
+            ip(&format!(
+                "-n {pod} addr add {}/24 dev eth0",
+                self.pod_ips[i]
+            ));
+            ip(&format!("-n {pod} link set eth0 up"));
+            ip(&format!("-n {pod} route add default via {gw}"));
             self.responders
                 .push(Responder::start(&netns_path(pod), &format!("pod-{i}")));
         }
@@ -225,7 +145,7 @@ impl Topology {
 
     /// The node netns as a path for setns.
     pub fn node_path(&self) -> PathBuf {
-        netns_path(&self.node)
+        self.node_ns.path()
     }
 
     /// Pod `i`'s netns as a path for setns.
@@ -235,7 +155,7 @@ impl Topology {
 
     /// A unique nft table name for this test.
     pub fn table(&self) -> String {
-        format!("t{}", self.tag)
+        format!("t{}", self.lan.hash)
     }
 
     /// Run `cmd args` inside the node netns.
@@ -255,13 +175,11 @@ impl Drop for Topology {
         }
         // Removing a namespace removes the links in it, and with a veth
         // its peer in the other namespace.
-        for ns in self.pods.iter().chain(std::iter::once(&self.node)) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        for pod in &self.pods {
+            let _ = Command::new("ip").args(["netns", "del", pod]).status();
         }
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_link])
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.node_ns.remove();
+        let _ = self.lan.remove();
     }
 }
 
@@ -269,16 +187,49 @@ fn netns_path(name: &str) -> PathBuf {
     PathBuf::from("/run/netns").join(name)
 }
 
-/// A third octet K so that 10.251.K.0/24 and 10.244.K.0/24 are unused here.
-fn free_octet() -> u8 {
-    let routes = run("ip", &["-4", "route", "show", "table", "all"]);
-    let start = (std::process::id() % 200) as u8 + 20;
-    (0..=200u8)
-        .map(|i| start.wrapping_add(i).max(20))
-        .find(|k| {
-            !routes.contains(&format!("10.251.{k}.")) && !routes.contains(&format!("10.244.{k}."))
-        })
-        .expect("a free /24 in 10.251.0.0/16")
+/// A node ([`Topology`]), an apiserver on the host that the node reaches
+/// over its LAN, and a client of it.
+pub struct TestBed {
+    // Fields drop in order: the node's namespaces before the apiserver.
+    /// The node and its pods.
+    pub topo: Topology,
+    /// The apiserver.
+    pub api: ApiServerProcess,
+    /// A client of the apiserver (from the host).
+    pub client: Client,
+}
+
+impl TestBed {
+    /// A node with `pods` pods (see [`Topology::create`]) and an apiserver.
+    pub fn start(pods: usize) -> TestBed {
+        let topo = Topology::create(pods);
+        let api = ApiServerProcess::start_with_args(
+            &workspace_binary("tug-apiserver"),
+            Store::Embedded,
+            &["--bind-address", "0.0.0.0"],
+        )
+        .expect("apiserver");
+        let client = Client::new(Config::new(&api.url).expect("config")).expect("client");
+        TestBed { topo, api, client }
+    }
+
+    /// Create the Service `name` with `spec` and its Endpoints: every
+    /// pod ready on 8080/`protocol`. Returns the Service as allocated.
+    pub async fn service_on_all_pods(
+        &self,
+        name: &str,
+        spec: serde_json::Value,
+        protocol: &str,
+    ) -> Service {
+        let svc = create_service(&self.client, name, spec).await;
+        set_endpoints(&self.client, name, &self.topo.pod_ips, 8080, protocol).await;
+        svc
+    }
+
+    /// The apiserver's URL as seen from the node.
+    pub fn server_from_node(&self) -> String {
+        format!("http://{}:{}", self.topo.host_ip, self.api.port)
+    }
 }
 
 /// A TCP and UDP server on port 8080 in a pod netns, answering its name.
@@ -292,33 +243,35 @@ impl Responder {
         let stop = Arc::new(AtomicBool::new(false));
         let (path, answer, s) = (netns.to_path_buf(), name.to_string(), stop.clone());
         let tcp = std::thread::spawn(move || {
-            enter(&path);
-            let listener = TcpListener::bind("0.0.0.0:8080").expect("bind 8080");
-            listener.set_nonblocking(true).unwrap();
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut conn, _)) => {
-                        let _ = conn.set_nonblocking(false);
-                        let _ = conn.write_all(format!("{answer}\n").as_bytes());
+            in_netns(&path, || {
+                let listener = TcpListener::bind("0.0.0.0:8080").expect("bind 8080");
+                listener.set_nonblocking(true).unwrap();
+                while !s.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((mut conn, _)) => {
+                            let _ = conn.set_nonblocking(false);
+                            let _ = conn.write_all(format!("{answer}\n").as_bytes());
+                        }
+                        // Idle: check the stop flag now and then.
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
-                    // Idle: check the stop flag now and then.
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
-            }
+            })
         });
         let (path, answer, s) = (netns.to_path_buf(), name.to_string(), stop.clone());
         let udp = std::thread::spawn(move || {
-            enter(&path);
-            let socket = UdpSocket::bind("0.0.0.0:8080").expect("bind udp 8080");
-            socket
-                .set_read_timeout(Some(Duration::from_millis(50)))
-                .unwrap();
-            let mut buf = [0u8; 512];
-            while !s.load(Ordering::SeqCst) {
-                if let Ok((_, from)) = socket.recv_from(&mut buf) {
-                    let _ = socket.send_to(format!("{answer}\n").as_bytes(), from);
+            in_netns(&path, || {
+                let socket = UdpSocket::bind("0.0.0.0:8080").expect("bind udp 8080");
+                socket
+                    .set_read_timeout(Some(Duration::from_millis(50)))
+                    .unwrap();
+                let mut buf = [0u8; 512];
+                while !s.load(Ordering::SeqCst) {
+                    if let Ok((_, from)) = socket.recv_from(&mut buf) {
+                        let _ = socket.send_to(format!("{answer}\n").as_bytes(), from);
+                    }
                 }
-            }
+            })
         });
         Responder {
             stop,
@@ -343,6 +296,19 @@ pub fn ask(addr: SocketAddr) -> std::io::Result<String> {
     Ok(answer.trim().to_string())
 }
 
+/// Count the answers of `n` connections to `addr` made from the netns
+/// at `from` (an error counts as `error: ...`).
+pub fn answers_from(from: &Path, addr: SocketAddr, n: usize) -> BTreeMap<String, usize> {
+    in_netns(from, move || {
+        let mut counts = BTreeMap::new();
+        for _ in 0..n {
+            let answer = ask(addr).unwrap_or_else(|e| format!("error: {e}"));
+            *counts.entry(answer).or_insert(0) += 1;
+        }
+        counts
+    })
+}
+
 /// A running `tug-proxy` in the node netns; SIGTERMed on drop.
 pub struct ProxyProcess {
     child: Option<Child>,
@@ -351,16 +317,24 @@ pub struct ProxyProcess {
 }
 
 impl ProxyProcess {
-    /// Start the proxy in `topo`'s node netns against `server` with `extra` flags.
-    pub fn start(topo: &Topology, server: &str, extra: &[&str]) -> ProxyProcess {
-        let healthz = SocketAddr::from((topo.node_ip, 10256));
-        let table = topo.table();
+    /// Start the proxy in `bed`'s node netns with the cluster launcher's
+    /// flags for it, a table of the test's own, a 100 ms rate limit and
+    /// `extra` flags.
+    pub fn start(bed: &TestBed, extra: &[&str]) -> ProxyProcess {
+        let topo = &bed.topo;
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        extra.extend(["--table-name".into(), topo.table()]);
+        extra.extend(["--min-sync-period".into(), "100ms".into()]);
+        let args = tug_cluster::args::proxy(
+            &bed.server_from_node(),
+            "node-a",
+            topo.node_ip,
+            tug_cluster::args::DEFAULT_CLUSTER_CIDR,
+            &extra,
+        );
         let child = Command::new("ip")
             .args(["netns", "exec", &topo.node, env!("CARGO_BIN_EXE_tug-proxy")])
-            .args(["--master", server, "--hostname-override", "node-a"])
-            .args(["--table-name", &table, "--min-sync-period", "100ms"])
-            .args(["--healthz-bind-address", &healthz.to_string()])
-            .args(extra)
+            .args(args)
             .env(
                 "RUST_LOG",
                 std::env::var("TUG_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -370,8 +344,21 @@ impl ProxyProcess {
             .expect("starting tug-proxy");
         ProxyProcess {
             child: Some(child),
-            healthz,
+            healthz: SocketAddr::from((topo.node_ip, tug_cluster::args::PROXY_HEALTHZ_PORT)),
         }
+    }
+
+    /// Wait (up to 20 s) for `/healthz` to answer 200, i.e. for the
+    /// first successful sync; returns its body.
+    pub async fn wait_healthy(&self) -> String {
+        let healthz = self.healthz;
+        tug_tests::net::wait_for("/healthz 200", Duration::from_secs(20), || async move {
+            match tug_tests::http::get(healthz, "/healthz", Default::default()) {
+                Ok(r) if r.status == 200 => Ok(r.body),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
     }
 
     /// SIGTERM and wait; true if it exited successfully.
@@ -397,23 +384,6 @@ impl Drop for ProxyProcess {
     }
 }
 
-/// An HTTP GET of `path` on `addr`: (status, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-/// A client of the test apiserver.
-pub fn client(url: &str) -> Client {
-    Client::new(Config::new(url).expect("config")).expect("client")
-}
-
 /// Create a Service from its JSON spec; returns it as allocated.
 pub async fn create_service(client: &Client, name: &str, spec: serde_json::Value) -> Service {
     let svc: Service = serde_json::from_value(serde_json::json!({
@@ -427,8 +397,8 @@ pub async fn create_service(client: &Client, name: &str, spec: serde_json::Value
         .expect("creating the service")
 }
 
-/// Create or replace the Endpoints `name` with `ips` ready on `port`
-/// (named `port_name`, protocol `protocol`).
+/// Create or replace the Endpoints `name` with `ips` ready on the
+/// unnamed `port` (protocol `protocol`); no `ips`: no subsets.
 pub async fn set_endpoints(
     client: &Client,
     name: &str,

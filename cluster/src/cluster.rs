@@ -278,8 +278,7 @@ impl Cluster {
     /// Returns the components started.
     fn start_node(&mut self, group: NodeGroup, archives: &[PathBuf]) -> Result<Vec<ComponentId>> {
         if self.state.network.is_none() {
-            let runc = self.state.node_template.runtime == Runtime::Runc;
-            if runc && !archives.is_empty() {
+            if self.state.node_template.runtime == Runtime::Runc {
                 self.import_images(&group.name, archives)?;
             }
             return Ok(vec![self.spawn_kubelet(group, None)?]);
@@ -1061,13 +1060,7 @@ fn api_url(host: IpAddr, port: u16) -> String {
 /// The LAN of a netns cluster (its host bridge), with what its nodes are
 /// started with.
 fn create_network(spec: &ClusterSpec, proxy_binary: PathBuf) -> Result<NetworkState> {
-    let subnet = match &spec.node_subnet {
-        Some(s) => Some(
-            s.parse()
-                .map_err(|_| Error::Invalid(format!("invalid node subnet {s:?}")))?,
-        ),
-        None => None,
-    };
+    let subnet = spec.lan_subnet()?;
     let dir = std::path::absolute(&spec.state_dir).unwrap_or_else(|_| spec.state_dir.clone());
     let lan = Lan::create_in(&dir.display().to_string(), subnet)?;
     // What the controller-manager allocates pod ranges from (the last

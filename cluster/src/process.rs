@@ -172,14 +172,14 @@ pub fn is_ours(pid: u32, binary: &Path, start_ticks: Option<u64>) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| cmdline_runs(&c, binary))
 }
 
-/// Send `signal` to `pid`. Callers check [`is_ours`] first.
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Send `signal` to `pid`; whether it was delivered.
+/// Send `signal` to `pid`; whether it was delivered. Callers check
+/// [`is_ours`] first.
 pub fn signal(pid: u32, signal: i32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;

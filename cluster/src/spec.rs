@@ -286,18 +286,25 @@ impl ClusterSpec {
         self.node_network.resolve(self.runtime)
     }
 
+    /// [`ClusterSpec::node_subnet`] parsed (`None`: pick a free one).
+    pub fn lan_subnet(&self) -> Result<Option<ipnet::Ipv4Net>> {
+        let Some(subnet) = &self.node_subnet else {
+            return Ok(None);
+        };
+        subnet.parse().map(Some).map_err(|_| {
+            Error::Invalid(format!(
+                "invalid node subnet {subnet:?} (e.g. 10.250.7.0/24)"
+            ))
+        })
+    }
+
     /// Refuse specs that cannot work, before anything starts.
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
         let network = self.network();
         self.runtime.check_available(self.nodes, network)?;
-        if let Some(subnet) = &self.node_subnet {
-            let net: ipnet::Ipv4Net = subnet.parse().map_err(|_| {
-                Error::Invalid(format!(
-                    "invalid node subnet {subnet:?} (e.g. 10.250.7.0/24)"
-                ))
-            })?;
-            if net.prefix_len() > 30 {
+        if let Some(subnet) = self.lan_subnet()? {
+            if subnet.prefix_len() > 30 {
                 return Err(Error::Invalid(format!("node subnet {subnet} is too small")));
             }
         }

@@ -5,13 +5,15 @@
 //! leaves no namespace, link, mount, cgroup or process behind.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use tug_api::core::Node;
 use tug_client::Api;
 use tug_cluster::bins::{BinaryLocator, KUBELET, PROXY};
 use tug_cluster::{Cluster, ClusterSpec, NodeNetwork, Role, Runtime, Status};
+use tug_tests::host_state::{self, HostState, Leftovers};
+use tug_tests::net::wait_until;
 
 /// Where the programs are: `$TUG_BIN_DIR` when set, else next to this
 /// test and on `PATH`.
@@ -21,77 +23,12 @@ fn bin_dir() -> Option<PathBuf> {
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing_prerequisite() -> Option<String> {
-    if !tug_cluster::process::is_root() {
-        return Some("not root".into());
-    }
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-    };
-    for tool in ["runc", "ip", "nft"] {
-        if !on_path(tool) {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    if !Path::new("/usr/lib/cni/bridge").is_file() {
-        return Some("containernetworking-plugins are not installed".into());
-    }
-    let locator = BinaryLocator::new(bin_dir().as_deref());
-    for bin in [KUBELET, PROXY] {
-        if let Err(e) = locator.find(bin) {
-            return Some(e.to_string());
-        }
-    }
-    None
-}
-
-/// Poll `cond` until it holds or `timeout` passes.
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn ip_lines(args: &[&str]) -> String {
-    let out = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Every pid whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
-}
-
-/// Every cgroup directory named `root` (an absolute cgroup path), in
-/// every hierarchy.
-fn cgroup_dirs(root: &str) -> Vec<PathBuf> {
-    let mut hierarchies = vec![PathBuf::from("/sys/fs/cgroup")];
-    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-        hierarchies.extend(entries.flatten().map(|e| e.path()));
-    }
-    hierarchies
-        .into_iter()
-        .map(|h| h.join(root.trim_start_matches('/')))
-        .filter(|d| d.is_dir())
-        .collect()
+    tug_tests::prereq::missing_for_netns_cluster().or_else(|| {
+        let locator = BinaryLocator::new(bin_dir().as_deref());
+        [KUBELET, PROXY]
+            .into_iter()
+            .find_map(|bin| locator.find(bin).err().map(|e| e.to_string()))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,6 +48,7 @@ async fn netns_nodes_come_up_get_cut_off_and_leave_nothing() {
         .push("--eviction-hard=nodefs.available<1Gi".into());
     assert_eq!(spec.network(), NodeNetwork::Netns);
     let state_dir = spec.state_dir.clone();
+    let before = HostState::capture();
     let mut cluster = Cluster::up(spec).await.expect("the netns cluster comes up");
 
     // Each node: its own address on the LAN, the Node says so, and its
@@ -175,38 +113,29 @@ async fn netns_nodes_come_up_get_cut_off_and_leave_nothing() {
     TcpStream::connect_timeout(&SocketAddr::from((ips[0], 10250)), Duration::from_secs(2))
         .expect("node-0's kubelet still answers");
 
-    let state_needle = state_dir.display().to_string();
+    // The markers must find the running cluster's things, or finding
+    // none of them after `down` would prove nothing (no pod runs, so
+    // there is no cgroup yet: the e2e teardown story checks those).
+    let markers: Vec<String> = host_state::cluster_markers(&cluster).into_iter().collect();
+    let running = HostState::capture().new_since(&before).mentioning(&markers);
+    for kind in ["netns", "link", "route", "mount", "process"] {
+        assert!(
+            running.0.iter().any(|(k, _)| *k == kind),
+            "the running cluster shows no {kind} among its markers {markers:?}:\n{running}"
+        );
+    }
     cluster.down().await.expect("down");
 
-    // Nothing is left: namespaces, links, routes, mounts, cgroups, processes.
-    let netns = ip_lines(&["netns", "list"]);
-    for node in &network.nodes {
-        assert!(
-            !netns.contains(&node.name),
-            "{} is left: {netns}",
-            node.name
-        );
-        assert!(!Path::new("/sys/class/net").join(&node.host_link).exists());
-    }
-    assert!(!Path::new("/sys/class/net").join(lan.bridge()).exists());
-    let routes = ip_lines(&["-4", "route", "show", "table", "all"]);
+    // Nothing is left: namespaces, links, routes, mounts, cgroups,
+    // processes (given a moment to be reaped).
+    let mut left = Leftovers::default();
+    let gone = wait_until(Duration::from_secs(5), || {
+        left = HostState::capture().new_since(&before).mentioning(&markers);
+        left.is_empty()
+    });
     assert!(
-        !routes.contains(&lan.subnet().to_string()),
-        "a route to the LAN is left: {routes}"
-    );
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(&state_needle) && !network.nodes.iter().any(|n| mounts.contains(&n.name)),
-        "mounts are left"
-    );
-    assert_eq!(cgroup_dirs(&network.cgroup_root), Vec::<PathBuf>::new());
-    assert!(
-        wait_until(Duration::from_secs(5), || processes_mentioning(
-            &state_needle
-        )
-        .is_empty()),
-        "processes are left: {:?}",
-        processes_mentioning(&state_needle)
+        gone,
+        "the cluster left these behind:\n{left}(its markers: {markers:?})"
     );
     assert!(!state_dir.join("cluster.json").exists());
 }

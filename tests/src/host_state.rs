@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+use tug_cluster::Cluster;
+
 /// One capture of the machine's state.
 #[derive(Clone, Debug, Default)]
 pub struct HostState {
@@ -117,6 +119,26 @@ impl std::fmt::Display for Leftovers {
         }
         Ok(())
     }
+}
+
+/// What names `cluster`'s things on the machine, for
+/// [`Leftovers::mentioning`]: its state directory and, with netns nodes,
+/// its bridge, cgroup root (`/tugboat-<name>-<hash>`) and each node's
+/// namespace, veth and address (with what follows an address in `ip`
+/// output, so 10.250.3.2 does not also claim 10.250.3.20).
+pub fn cluster_markers(cluster: &Cluster) -> BTreeSet<String> {
+    let mut markers = BTreeSet::from([cluster.state_dir().display().to_string()]);
+    if let Some(network) = &cluster.state().network {
+        markers.insert(network.lan.bridge().to_string());
+        markers.insert(network.cgroup_root.clone());
+        for ns in &network.nodes {
+            markers.insert(ns.name.clone());
+            markers.insert(ns.host_link.clone());
+            markers.insert(format!("{} ", ns.ip));
+            markers.insert(format!("{}/", ns.ip));
+        }
+    }
+    markers
 }
 
 /// The stdout lines of `program args` (none if it cannot run).

@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn runs_in_the_namespace_given_and_returns_the_result() {
-        if unsafe { libc::geteuid() } != 0 {
+        if !crate::prereq::is_root() {
             eprintln!("SKIP: making and entering network namespaces needs root");
             return;
         }

@@ -1,6 +1,6 @@
-//! What a test needing a real netns cluster (root, runc, CNI plugins,
-//! nftables, ...) checks first, so it can skip loudly on a machine that
-//! cannot run it instead of failing half-way.
+//! What a test needing real tools (root, runc, CNI plugins, nftables,
+//! ...) checks first, so it can skip loudly on a machine that cannot run
+//! it instead of failing half-way.
 
 use std::path::Path;
 
@@ -10,27 +10,40 @@ pub fn on_path(name: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
-/// Why this machine cannot run a multi-node runc cluster with tug-proxy
-/// (each node a network namespace), if it cannot: not root, or the named
-/// Debian package to install.
-pub fn missing_for_netns_cluster() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    tug_cluster::process::is_root()
+}
+
+/// Whether the CNI plugins runc nodes use (`containernetworking-plugins`)
+/// are installed.
+pub fn cni_plugins_installed() -> bool {
+    Path::new("/usr/lib/cni/bridge").is_file()
+}
+
+/// Why a test needing root and the Debian packages in `checks` (whether
+/// found, the package) cannot run, if it cannot: "not root", or the first
+/// package missing and how to install it.
+pub fn missing_as_root(checks: &[(bool, &str)]) -> Option<String> {
+    if !is_root() {
         return Some("not root".into());
     }
-    let checks = [
-        (on_path("runc"), "runc"),
-        (
-            Path::new("/usr/lib/cni/bridge").is_file(),
-            "containernetworking-plugins",
-        ),
-        (on_path("nft"), "nftables"),
-        (on_path("ip"), "iproute2"),
-        (on_path("conntrack"), "conntrack"),
-        (crate::images::busybox_available(), "busybox-static"),
-    ];
     checks
         .iter()
         .find(|(found, _)| !found)
         .map(|(_, package)| format!("{package} is missing (apt-get install {package})"))
+}
+
+/// Why this machine cannot run a multi-node runc cluster with tug-proxy
+/// (each node a network namespace), if it cannot: not root, or the named
+/// Debian package to install.
+pub fn missing_for_netns_cluster() -> Option<String> {
+    missing_as_root(&[
+        (on_path("runc"), "runc"),
+        (cni_plugins_installed(), "containernetworking-plugins"),
+        (on_path("nft"), "nftables"),
+        (on_path("ip"), "iproute2"),
+        (on_path("conntrack"), "conntrack"),
+        (crate::images::busybox_available(), "busybox-static"),
+    ])
 }

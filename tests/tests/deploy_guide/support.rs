@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+pub use tug_tests::prereq::on_path;
+use tug_tests::prereq::{cni_plugins_installed, missing_as_root};
+
 use crate::systemd::Service;
 
 /// The binaries `scripts/install.sh` installs.
@@ -92,32 +95,16 @@ pub fn install(prefix: &Path) -> Installed {
     }
 }
 
-/// Whether `name` is a program on `PATH`.
-pub fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
 /// Why this machine cannot run the cluster test, if it cannot.
 pub fn missing_prerequisite() -> Option<String> {
-    if !tug_cluster::process::is_root() {
-        return Some("not root".into());
-    }
-    let checks = [
+    missing_as_root(&[
         (on_path("runc"), "runc"),
         (on_path("nft"), "nftables"),
         (on_path("ip"), "iproute2"),
-        (
-            Path::new("/usr/lib/cni/bridge").is_file(),
-            "containernetworking-plugins",
-        ),
+        (cni_plugins_installed(), "containernetworking-plugins"),
         (tug_tests::etcd::etcd_available(), "etcd-server"),
         (tug_tests::images::busybox_available(), "busybox-static"),
-    ];
-    checks
-        .iter()
-        .find(|(found, _)| !found)
-        .map(|(_, package)| format!("{package} is missing (apt-get install {package})"))
+    ])
 }
 
 /// A unit's command line, expanded from the env file at `env_file` (the

@@ -11,7 +11,7 @@ use serde_json::json;
 use tug_api::core::{is_pod_active, is_pod_ready, Pod, Service};
 use tug_client::{Api, Client, ListParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec, Runtime};
-use tug_tests::host_state::HostState;
+use tug_tests::host_state::{self, HostState};
 pub use tug_tests::net::wait_for;
 
 /// The node the client pod runs on.
@@ -153,24 +153,10 @@ impl E2e {
 
     /// Remember what names this cluster's things on the machine: its
     /// state directory, bridge, veths, namespaces, node addresses and
-    /// cgroup root (`/tugboat-<name>-<hash>`).
+    /// cgroup root.
     fn note_cluster_markers(&self) {
         let mut m = self.markers.lock().unwrap();
-        m.insert(self.cluster.state_dir().display().to_string());
-        m.insert(format!("/tugboat-{}-", self.cluster.name()));
-        let lan = self.cluster.lan().expect("a netns cluster has a LAN");
-        m.insert(lan.bridge().to_string());
-        let network = self.cluster.state().network.as_ref();
-        for node in self.cluster.node_names() {
-            if let Some(ns) = network.and_then(|n| n.node(&node)) {
-                m.insert(ns.name.clone());
-                m.insert(ns.host_link.clone());
-                // With what follows an address in `ip` output, so
-                // 10.250.3.2 does not also claim 10.250.3.20.
-                m.insert(format!("{} ", ns.ip));
-                m.insert(format!("{}/", ns.ip));
-            }
-        }
+        m.extend(host_state::cluster_markers(&self.cluster));
     }
 
     /// Run `tugctl --kubeconfig <cluster's> args...` and return its

@@ -14,6 +14,7 @@ use tug_client::{Api, Client, DeleteParams, PostParams};
 use tug_cluster::{Cluster, ClusterSpec, NodeNetwork, Runtime};
 use tug_tests::images::{build_busybox_image, busybox_available, ImageSpec};
 pub use tug_tests::net::wait_for;
+use tug_tests::prereq::{cni_plugins_installed, missing_as_root, on_path};
 use tug_tests::registry::{registry_available, LocalRegistry};
 
 /// At most two runc clusters at once (the machine may have two cores).
@@ -48,27 +49,12 @@ pub struct RuncNode {
 
 /// Why this machine cannot run the runc tests, if it cannot.
 pub fn missing_prerequisite() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-    };
-    let checks = [
+    missing_as_root(&[
         (on_path("runc"), "runc"),
-        (
-            std::path::Path::new("/usr/lib/cni/bridge").is_file(),
-            "containernetworking-plugins",
-        ),
+        (cni_plugins_installed(), "containernetworking-plugins"),
         (registry_available(), "docker-registry"),
         (busybox_available(), "busybox-static"),
-    ];
-    checks
-        .iter()
-        .find(|(found, _)| !found)
-        .map(|(_, package)| format!("{package} is missing (apt-get install {package})"))
+    ])
 }
 
 /// Start a node, or say loudly why not and return `None`.

@@ -10,12 +10,17 @@ pub fn on_path(name: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
+/// Whether this process runs as root (the effective uid).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Why this machine cannot run a multi-node runc cluster with tug-proxy
 /// (each node a network namespace), if it cannot: not root, or the named
 /// Debian package to install.
 pub fn missing_for_netns_cluster() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         return Some("not root".into());
     }
     let checks = [

@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde_json::json;
@@ -76,27 +76,24 @@ fn start_server() -> (ApiServerProcess, Client) {
 }
 
 /// Poll `get` until it returns something `ok` accepts; panic with the
-/// last thing seen when the deadline passes.
+/// last thing seen when [`WAIT`] passes.
 async fn wait_for<T, F, Fut>(what: &str, mut get: F, ok: impl Fn(&T) -> bool) -> T
 where
     T: std::fmt::Debug,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let got = get().await;
-        if let Some(v) = got.filter(|v| ok(v)) {
-            return v;
+    let ok = &ok;
+    tug_tests::net::wait_for(what, WAIT, || {
+        let got = get();
+        async move {
+            match got.await {
+                Some(v) if ok(&v) => Ok(v),
+                other => Err(format!("{other:#?}")),
+            }
         }
-        if Instant::now() > deadline {
-            panic!(
-                "{what}: not reached within {WAIT:?}; last seen: {:#?}",
-                get().await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// Poll the pod until `ok` holds.

@@ -29,13 +29,6 @@ fn prerequisites() -> bool {
     true
 }
 
-fn is_root() -> bool {
-    std::env::var("USER").map(|u| u == "root").unwrap_or(false)
-        || fs::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false)
-}
-
 fn open(root: &Path, registry: &LocalRegistry) -> ImageStore {
     ImageStore::open(StoreConfig {
         root: root.to_path_buf(),
@@ -370,7 +363,7 @@ async fn whiteouts_hide_lower_files_in_the_overlay() {
     if !prerequisites() {
         return;
     }
-    if !is_root() {
+    if !tug_tests::prereq::is_root() {
         eprintln!("SKIP: whiteouts need root (mknod, trusted.* xattrs, mount)");
         return;
     }

@@ -18,15 +18,11 @@ use tug_kubelet::network::cni::{Attachment, Cni, CniConfig, PortMapping};
 use tug_kubelet::network::netns;
 use tug_kubelet::network::routes::{PodRoute, RouteApplier};
 use tug_tests::net::{eventually, wait_until};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use tug_tests::netns::netns_inode;
 
 macro_rules! require_root {
     () => {
-        if !is_root() {
+        if !tug_tests::prereq::is_root() {
             eprintln!(
                 "SKIP: {} needs root (netns, bridges, iptables)",
                 module_path!()
@@ -296,12 +292,6 @@ fn test_cidr(second: u8) -> IpNet {
         .unwrap()
 }
 
-/// The inode of a namespace file.
-fn ns_inode(path: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).unwrap().ino()
-}
-
 #[test]
 fn netns_pin_survives_its_thread_and_is_removed() {
     require_root!();
@@ -310,8 +300,8 @@ fn netns_pin_survives_its_thread_and_is_removed() {
 
     assert!(netns::is_pinned(&pin), "an nsfs mount at {}", pin.display());
     assert_ne!(
-        ns_inode(&pin),
-        ns_inode(Path::new("/proc/self/ns/net")),
+        netns_inode(&pin).unwrap(),
+        netns_inode(Path::new("/proc/self/ns/net")).unwrap(),
         "a new namespace, not ours"
     );
     // The pin directory is a shared mount point, as /run/netns is.
@@ -537,6 +527,21 @@ async fn a_failed_add_holds_no_ip() {
 /// deleted with its routes on drop.
 struct TestLink(String);
 
+impl TestLink {
+    /// The pair `name`/`peer`, both up, `name` holding `addr` (a CIDR).
+    fn veth(name: String, peer: &str, addr: &str) -> TestLink {
+        let link = TestLink(name);
+        run_ok(
+            "ip",
+            &["link", "add", &link.0, "type", "veth", "peer", "name", peer],
+        );
+        run_ok("ip", &["link", "set", peer, "up"]);
+        run_ok("ip", &["addr", "add", addr, "dev", &link.0]);
+        run_ok("ip", &["link", "set", &link.0, "up"]);
+        link
+    }
+}
+
 impl Drop for TestLink {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["link", "del", &self.0]).status();
@@ -551,21 +556,12 @@ fn route_exists(cidr: &str) -> String {
 async fn route_applier_manages_only_its_own_routes() {
     require_root!();
     let r = rand_u16();
-    let link = TestLink(format!("tugr{r:04x}"));
-    let peer = format!("tugp{r:04x}");
     let n = r % 256;
-    run_ok(
-        "ip",
-        &[
-            "link", "add", &link.0, "type", "veth", "peer", "name", &peer,
-        ],
+    let _link = TestLink::veth(
+        format!("tugr{r:04x}"),
+        &format!("tugp{r:04x}"),
+        &format!("10.252.{n}.1/24"),
     );
-    run_ok("ip", &["link", "set", &peer, "up"]);
-    run_ok(
-        "ip",
-        &["addr", "add", &format!("10.252.{n}.1/24"), "dev", &link.0],
-    );
-    run_ok("ip", &["link", "set", &link.0, "up"]);
     // A protocol number of the test's own, so a kubelet running on this
     // machine (proto 199) and this test never touch each other's routes.
     let proto = 200 + (r % 25) as u8;
@@ -627,21 +623,12 @@ async fn route_sync_follows_the_node_list() {
     let client = Client::new(Config::new(&server.url).unwrap()).unwrap();
 
     let r = rand_u16();
-    let link = TestLink(format!("tugs{r:04x}"));
-    let peer = format!("tugq{r:04x}");
     let n = r % 256;
-    run_ok(
-        "ip",
-        &[
-            "link", "add", &link.0, "type", "veth", "peer", "name", &peer,
-        ],
+    let _link = TestLink::veth(
+        format!("tugs{r:04x}"),
+        &format!("tugq{r:04x}"),
+        &format!("10.247.{n}.1/24"),
     );
-    run_ok("ip", &["link", "set", &peer, "up"]);
-    run_ok(
-        "ip",
-        &["addr", "add", &format!("10.247.{n}.1/24"), "dev", &link.0],
-    );
-    run_ok("ip", &["link", "set", &link.0, "up"]);
     let proto = 225 + (r % 25) as u8; // disjoint from the applier test's (200..225)
     let applier = RouteApplier::with_protocol(proto);
 

@@ -24,8 +24,7 @@ use tug_tests::net::wait_for;
 const HOST: SandboxNetwork = SandboxNetwork::Host(IpAddr::V4(Ipv4Addr::LOCALHOST));
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = tug_tests::prereq::is_root();
     if !root {
         eprintln!("SKIP: the runc runtime tests need root");
     }

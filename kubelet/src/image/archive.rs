@@ -4,11 +4,12 @@
 //! `org.opencontainers.image.ref.name` (a reference, normalised as any).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
 use super::blobs::sha256_digest;
+use super::layers::RemoveOnDrop;
 use super::oci::Index;
 use super::reference::Reference;
 use super::store::Source;
@@ -95,15 +96,6 @@ fn extract(archive: &Path, dst: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Removes a directory tree when dropped.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

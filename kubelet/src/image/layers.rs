@@ -233,8 +233,9 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Removes a directory tree when dropped (a failed unpack's leftovers).
-struct RemoveOnDrop(PathBuf);
+/// Removes a directory tree when dropped (a failed unpack's or import's
+/// leftovers).
+pub(super) struct RemoveOnDrop(pub(super) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

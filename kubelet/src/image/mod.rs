@@ -68,8 +68,7 @@ impl PullPolicy {
             // no digest counts as `latest`).
             _ => match Reference::parse(image) {
                 Ok(r) if r.tag.as_deref() == Some(reference::DEFAULT_TAG) => PullPolicy::Always,
-                Ok(_) => PullPolicy::IfNotPresent,
-                Err(_) => PullPolicy::IfNotPresent,
+                _ => PullPolicy::IfNotPresent,
             },
         }
     }
@@ -247,45 +246,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_policy_defaults_like_kubernetes() {
+    fn empty_policy_defaults_like_kubernetes_and_an_explicit_one_wins() {
         let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(PullPolicy::for_container("", "busybox"), PullPolicy::Always);
-        assert_eq!(
-            PullPolicy::for_container("", "busybox:latest"),
-            PullPolicy::Always
-        );
-        assert_eq!(
-            PullPolicy::for_container("", "busybox:1.36"),
-            PullPolicy::IfNotPresent
-        );
-        assert_eq!(
-            PullPolicy::for_container("", &format!("busybox@{d}")),
-            PullPolicy::IfNotPresent
-        );
-        assert_eq!(
-            PullPolicy::for_container("", "localhost:5000/x:v1"),
-            PullPolicy::IfNotPresent
-        );
-        assert_eq!(
-            PullPolicy::for_container("", "localhost:5000/x"),
-            PullPolicy::Always
-        );
-    }
-
-    #[test]
-    fn an_explicit_policy_wins() {
-        assert_eq!(
-            PullPolicy::for_container("Never", "busybox"),
-            PullPolicy::Never
-        );
-        assert_eq!(
-            PullPolicy::for_container("Always", "busybox:1"),
-            PullPolicy::Always
-        );
-        assert_eq!(
-            PullPolicy::for_container("IfNotPresent", "busybox"),
-            PullPolicy::IfNotPresent
-        );
+        let digest_ref = format!("busybox@{d}");
+        let cases = [
+            ("", "busybox", PullPolicy::Always),
+            ("", "busybox:latest", PullPolicy::Always),
+            ("", "busybox:1.36", PullPolicy::IfNotPresent),
+            ("", digest_ref.as_str(), PullPolicy::IfNotPresent),
+            ("", "localhost:5000/x:v1", PullPolicy::IfNotPresent),
+            ("", "localhost:5000/x", PullPolicy::Always),
+            ("Never", "busybox", PullPolicy::Never),
+            ("Always", "busybox:1", PullPolicy::Always),
+            ("IfNotPresent", "busybox", PullPolicy::IfNotPresent),
+        ];
+        for (policy, image, want) in cases {
+            assert_eq!(
+                PullPolicy::for_container(policy, image),
+                want,
+                "{policy:?} {image:?}"
+            );
+        }
     }
 
     #[test]

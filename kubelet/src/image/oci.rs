@@ -150,18 +150,6 @@ pub fn parse_manifest(content_type: &str, body: &[u8]) -> anyhow::Result<Fetched
     })
 }
 
-/// The node's architecture as Go (and so OCI) spells it.
-pub fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        "arm" => "arm",
-        other => other,
-    }
-}
-
 /// The entry of `index` for linux on `arch`; on arm64 one with variant
 /// `v8` (or none) is preferred, as containerd does. Entries without a
 /// platform don't match.

@@ -279,7 +279,7 @@ impl ImageStore {
         let (manifest_digest, manifest) = match oci::parse_manifest(content_type, top)? {
             Fetched::Manifest(m) => (top_digest.to_string(), m),
             Fetched::Index(index) => {
-                let arch = oci::go_arch();
+                let arch = crate::config::go_arch();
                 let d = oci::select_platform(&index, arch).ok_or_else(|| {
                     anyhow::anyhow!("no match for platform linux/{arch} in the manifest list")
                 })?;

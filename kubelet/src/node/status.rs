@@ -185,8 +185,8 @@ pub fn node_status(
                 None => machine_id(&cfg.name),
             },
             boot_id: cfg.boot_id.clone(),
-            kernel_version: read_trimmed("/proc/sys/kernel/osrelease"),
-            os_image: os_image(),
+            kernel_version: host_os().kernel_version.clone(),
+            os_image: host_os().os_image.clone(),
             container_runtime_version: runtime_version.to_string(),
             kubelet_version: KUBELET_VERSION.into(),
             kube_proxy_version: String::new(),
@@ -220,13 +220,26 @@ fn machine_id(name: &str) -> String {
     format!("{h:032x}")
 }
 
-/// `PRETTY_NAME` of /etc/os-release.
-fn os_image() -> String {
-    read_trimmed("/etc/os-release")
-        .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| "Linux".into())
+/// The kernel and OS of this machine, as `nodeInfo` reports them.
+struct HostOs {
+    /// `/proc/sys/kernel/osrelease`.
+    kernel_version: String,
+    /// `PRETTY_NAME` of /etc/os-release.
+    os_image: String,
+}
+
+/// [`HostOs`], read once per process: neither changes while it runs, and
+/// the status loop of every node asks for them at every tick.
+fn host_os() -> &'static HostOs {
+    static HOST_OS: std::sync::OnceLock<HostOs> = std::sync::OnceLock::new();
+    HOST_OS.get_or_init(|| HostOs {
+        kernel_version: read_trimmed("/proc/sys/kernel/osrelease"),
+        os_image: read_trimmed("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| "Linux".into()),
+    })
 }
 
 /// The pressure on the node now: measured on a real machine (off the

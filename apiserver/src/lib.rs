@@ -2,8 +2,12 @@
 //! tests and benchmarks can assemble a server or reach the storage
 //! backends directly.
 
+pub mod auth;
+pub mod conn;
 pub mod error;
+pub mod flags;
 pub mod http;
+pub mod limits;
 pub mod namespaces;
 pub mod objects;
 pub mod registry;

@@ -1,69 +1,14 @@
 //! `tug-apiserver`: the Kubernetes-compatible API over etcd or an embedded
 //! SQLite store.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use ipnet::Ipv4Net;
-use tug_api::duration::parse_duration;
+use tug_apiserver::flags::Flags;
 use tug_apiserver::server::{ApiServer, ServerConfig};
 use tug_apiserver::storage::{spawn_compactor, EtcdStorage, SqliteStorage, Storage};
-
-/// Tugboat's API server.
-#[derive(Parser, Debug)]
-#[command(name = "tug-apiserver", version, about)]
-struct Flags {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind_address: IpAddr,
-    /// Plain-HTTP port. (HTTPS on --secure-port arrives with the Security issue.)
-    #[arg(long, default_value_t = 8080)]
-    insecure_port: u16,
-    /// Directory for the embedded store (and, later, certificates).
-    #[arg(long, default_value = "/var/lib/tugboat/apiserver")]
-    data_dir: PathBuf,
-    /// Comma-separated etcd client URLs; unset = embedded SQLite in --data-dir.
-    #[arg(long, value_delimiter = ',')]
-    etcd_servers: Vec<String>,
-    /// CIDR ClusterIPs are allocated from.
-    #[arg(long, default_value = "10.96.0.0/12")]
-    service_cluster_ip_range: Ipv4Net,
-    /// NodePort range, `FIRST-LAST`.
-    #[arg(long, default_value = "30000-32767", value_parser = parse_port_range)]
-    service_node_port_range: (u16, u16),
-    /// How often to compact storage history.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    compaction_interval: Duration,
-    /// Revisions of history compaction keeps (watches may resume this far back).
-    #[arg(long, default_value_t = 10_000)]
-    compaction_retain: i64,
-    /// How often watches that asked for bookmarks receive one.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    watch_bookmark_interval: Duration,
-    /// Events each resource's watch cache keeps in memory; older resumes
-    /// are served from storage (or get 410 Gone once compacted).
-    #[arg(long, default_value_t = tug_apiserver::watch_cache::DEFAULT_CACHE_CAPACITY)]
-    watch_cache_size: usize,
-    /// Log format: `text` or `json`.
-    #[arg(long, default_value = "text")]
-    log_format: String,
-}
-
-fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| format!("{s:?} is not a range like 30000-32767"))?;
-    let a: u16 = a.trim().parse().map_err(|_| format!("bad port {a:?}"))?;
-    let b: u16 = b.trim().parse().map_err(|_| format!("bad port {b:?}"))?;
-    if a == 0 || a > b {
-        return Err(format!("{s:?} is not a valid port range"));
-    }
-    Ok((a, b))
-}
 
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -108,12 +53,23 @@ async fn main() -> anyhow::Result<()> {
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
+        ..ServerConfig::default()
     };
     let server = ApiServer::start(storage, config).await?;
     let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);
     let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, "serving the API over plain HTTP");
-    axum::serve(listener, tug_apiserver::http::router(server))
+    // SKELETON (issue 8): the TLS engineer replaces this plain serve loop
+    // with `tls::serve`, which inserts a `conn::ConnectionInfo` into every
+    // request.
+    let app = tug_apiserver::http::router(server).layer(axum::Extension(
+        tug_apiserver::conn::ConnectionInfo {
+            remote: addr,
+            secure: false,
+            client_certificates: Default::default(),
+        },
+    ));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

@@ -9,6 +9,8 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 use serde_json::json;
 
+use crate::auth::{Auth, AuthConfig};
+use crate::limits::{Limits, LimitsConfig};
 use crate::namespaces::NamespaceView;
 use crate::objects::Objects;
 use crate::registry::{all_kinds, Handler, Registry, ResourceInfo};
@@ -29,6 +31,23 @@ pub struct ServerConfig {
     pub bookmark_interval: Duration,
     /// Events each resource's watch cache keeps in memory.
     pub watch_cache_size: usize,
+    /// Authentication and authorization.
+    pub auth: AuthConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// How the apiserver calls kubelets (logs).
+    pub kubelet_client: KubeletClientConfig,
+}
+
+/// The credential the apiserver presents to kubelets (their port 10250
+/// serves only it and admins), as `--kubelet-client-certificate` and
+/// `--kubelet-client-key`. As upstream without
+/// `--kubelet-certificate-authority`, kubelets' serving certificates are
+/// not verified.
+#[derive(Clone, Debug, Default)]
+pub struct KubeletClientConfig {
+    /// Client certificate chain followed by its private key, PEM.
+    pub identity_pem: Option<Vec<u8>>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +57,9 @@ impl Default for ServerConfig {
             service_node_port_range: 30000..=32767,
             bookmark_interval: Duration::from_secs(60),
             watch_cache_size: crate::watch_cache::DEFAULT_CACHE_CAPACITY,
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            kubelet_client: KubeletClientConfig::default(),
         }
     }
 }
@@ -50,6 +72,10 @@ pub struct ApiServer {
     pub services: ServiceAllocator,
     /// Which namespaces exist (for create admission without a storage read).
     pub namespace_view: Arc<NamespaceView>,
+    /// Authenticators and authorizers.
+    pub auth: Auth,
+    /// Request limits.
+    pub limits: Limits,
     caches: HashMap<(&'static str, &'static str), Arc<WatchCache>>,
 }
 
@@ -83,7 +109,11 @@ impl ApiServer {
             namespaces.prefix(""),
             caches[&(namespaces.group, namespaces.plural)].clone(),
         );
+        let auth = Auth::new(&config.auth)?;
+        let limits = Limits::new(&config.limits);
         let server = Arc::new(ApiServer {
+            auth,
+            limits,
             config,
             registry,
             objects: Objects::new(storage),

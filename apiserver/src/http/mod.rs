@@ -19,13 +19,16 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 
+use crate::auth::UserInfo;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::Handler;
 use crate::server::ApiServer;
@@ -71,6 +74,20 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/apis/{*rest}", any(dispatch_groups))
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()).into_response() })
         .layer(DefaultBodyLimit::disable())
+        // Innermost last: a request meets authenticate, then the limits,
+        // then authorize (upstream's handler-chain order).
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            crate::auth::authorize,
+        ))
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            crate::limits::enforce,
+        ))
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            crate::auth::authenticate,
+        ))
         .with_state(server)
 }
 
@@ -117,26 +134,29 @@ fn written(result: ApiResult<fieldmanager::Written>) -> Response {
 
 async fn dispatch_core(
     State(server): State<Arc<ApiServer>>,
+    Extension(user): Extension<UserInfo>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    dispatch(server, true, method, uri, headers, body).await
+    dispatch(server, user, true, method, uri, headers, body).await
 }
 
 async fn dispatch_groups(
     State(server): State<Arc<ApiServer>>,
+    Extension(user): Extension<UserInfo>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    dispatch(server, false, method, uri, headers, body).await
+    dispatch(server, user, false, method, uri, headers, body).await
 }
 
 async fn dispatch(
     server: Arc<ApiServer>,
+    user: UserInfo,
     core: bool,
     method: Method,
     uri: Uri,
@@ -176,13 +196,14 @@ async fn dispatch(
         Err(e) => return e.into_response(),
     };
     let started = std::time::Instant::now();
-    let response = serve(server, &method, target, &headers, &raw, params).await;
+    let response = serve(server, &user, &method, target, &headers, &raw, params).await;
     tracing::debug!(%method, path = %full, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
 }
 
 async fn serve(
     server: Arc<ApiServer>,
+    user: &UserInfo,
     method: &Method,
     target: Target,
     headers: &HeaderMap,
@@ -199,6 +220,7 @@ async fn serve(
     let ns = namespace.as_str();
     let call = Call {
         server: s,
+        user,
         handler: &handler,
         namespace: ns,
         headers,
@@ -298,6 +320,8 @@ async fn serve(
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub server: &'a ApiServer,
+    /// Who asked (authenticated).
+    pub user: &'a UserInfo,
     pub handler: &'a Handler,
     /// Namespace from the path (empty: cluster-scoped or all namespaces).
     pub namespace: &'a str,

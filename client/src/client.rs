@@ -18,7 +18,7 @@ use serde::Serialize;
 use tug_api::Status;
 
 use crate::config::{Config, KubeconfigOptions};
-use crate::error::{reason_for_code, Error, Result};
+use crate::error::{reason_for_code, tls_failure, Error, Result};
 
 /// One request, built but not sent.
 #[derive(Debug)]
@@ -260,10 +260,19 @@ impl Client {
         self.request(Request::new(Method::GET, url)).await
     }
 
-    /// A refused or failed connection is [`Error::Connect`] (naming the
-    /// configured server); anything after the connection is [`Error::Http`].
+    /// A failed TLS handshake is [`Error::Tls`] (saying what is wrong
+    /// with the certificate); a refused or failed connection is
+    /// [`Error::Connect`] (naming the configured server); anything after
+    /// the connection is [`Error::Http`].
     pub(crate) fn transport_error(&self, url: &Url, e: reqwest::Error) -> Error {
-        if e.is_connect() {
+        let base = self.inner.base.as_str().trim_end_matches('/');
+        if let Some(message) = tls_failure(&e, base) {
+            Error::Tls {
+                url: base.to_string(),
+                message,
+                source: e,
+            }
+        } else if e.is_connect() {
             Error::Connect {
                 url: self.inner.base.as_str().trim_end_matches('/').to_string(),
                 source: e,

@@ -42,6 +42,20 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The TLS handshake failed: most often the server's certificate does
+    /// not verify against the configured CA, or is not valid for the
+    /// address the client connected to. Retrying will not help.
+    #[error("{message}")]
+    Tls {
+        /// The server URL the client was configured with.
+        url: String,
+        /// One line saying what is wrong and what to check.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
     /// The connection broke or timed out after it was made.
     #[error("request to {url} failed: {reason}", reason = root_cause(.source))]
     Http {
@@ -144,6 +158,55 @@ fn api_message(s: &Status) -> String {
     } else {
         format!("the server answered {}", s.code)
     }
+}
+
+/// The one-line explanation of a failed TLS handshake with `url`, when
+/// `e`'s source chain holds a rustls error.
+pub(crate) fn tls_failure(e: &(dyn std::error::Error + 'static), url: &str) -> Option<String> {
+    use rustls::{CertificateError, Error as TlsError};
+    // io::Error::source() skips the error it wraps (often another
+    // io::Error around the rustls one), so descend through get_ref.
+    let mut cur = Some(e);
+    let tls = loop {
+        let err = cur?;
+        if let Some(tls) = err.downcast_ref::<TlsError>() {
+            break tls;
+        }
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    };
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    Some(match tls {
+        TlsError::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => format!(
+            "the server's certificate is not valid for {host} ({tls}); connect by a name or \
+             address it lists, or add one with the apiserver's --tls-san"
+        ),
+        TlsError::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        ) => format!("the server's certificate has expired ({tls})"),
+        TlsError::InvalidCertificate(_) => format!(
+            "the server's certificate is not trusted ({tls}); check certificate-authority \
+             in your kubeconfig"
+        ),
+        TlsError::InvalidMessage(_) => format!(
+            "the server at {host} does not speak TLS ({tls}); is it a plain-HTTP port? \
+             Use http:// for it"
+        ),
+        TlsError::AlertReceived(_) => format!(
+            "the server at {host} refused the TLS handshake ({tls}); check the client \
+             certificate in your kubeconfig"
+        ),
+        other => format!("the TLS handshake with {host} failed: {other}"),
+    })
 }
 
 /// The innermost cause of an error chain: for a refused connection that

@@ -44,10 +44,11 @@ impl CtlError {
         }
     }
 
-    /// Whether no server could be reached: nothing else will work either,
-    /// so commands working through many objects stop at once.
+    /// Whether no server could be reached (or not trusted): nothing else
+    /// will work either, so commands working through many objects stop
+    /// at once.
     pub fn is_transport(&self) -> bool {
-        matches!(self, CtlError::Client(e) if e.is_transport())
+        matches!(self, CtlError::Client(e) if e.is_transport() || matches!(e, ClientError::Tls { .. }))
     }
 }
 

@@ -53,9 +53,13 @@ async fn main() -> anyhow::Result<()> {
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
+        auth: flags.auth.config(),
         ..ServerConfig::default()
     };
     let server = ApiServer::start(storage, config).await?;
+    tug_apiserver::auth::start(&server)
+        .await
+        .context("setting up the default RBAC policy")?;
     let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);
     let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, "serving the API over plain HTTP");

@@ -43,6 +43,47 @@ pub fn decode_strict<T: DeserializeOwned>(value: serde_json::Value) -> Result<T,
     })
 }
 
+/// How deep objects and arrays may nest in anything the apiserver stores.
+/// serde_json (and so every Tugboat reader of stored objects, lists and
+/// watch events) refuses documents nested deeper than 128 levels; 100
+/// leaves room for the `List`/watch-event envelopes around an object, so
+/// an object accepted once can always be read back.
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// How deep `value` nests: 0 for a scalar, 1 for `{}` or `[]`, 2 for
+/// `{"a": []}`. Iterative, so any depth is measured without recursion.
+pub fn nesting_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                deepest = deepest.max(depth);
+                stack.extend(m.values().map(|c| (c, depth + 1)));
+            }
+            Value::Array(a) => {
+                deepest = deepest.max(depth);
+                stack.extend(a.iter().map(|c| (c, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// An error naming the limit when `value` nests deeper than
+/// [`MAX_NESTING_DEPTH`].
+pub fn check_nesting_depth(value: &Value) -> Result<(), String> {
+    let depth = nesting_depth(value);
+    if depth > MAX_NESTING_DEPTH {
+        Err(format!(
+            "objects and arrays nest {depth} levels deep: at most {MAX_NESTING_DEPTH} are allowed"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// How many unknown fields [`unknown_fields`] reports at most (each costs
 /// one decode of the body).
 const MAX_UNKNOWN_FIELDS: usize = 256;
@@ -361,6 +402,21 @@ mod tests {
         let (v, dups) = parse_yaml(yaml).unwrap();
         assert_eq!(dups, vec!["spec.replicas"]);
         assert_eq!(v["spec"]["replicas"], 2);
+    }
+
+    #[test]
+    fn nesting_depth_is_measured_and_bounded() {
+        assert_eq!(nesting_depth(&serde_json::json!(1)), 0);
+        assert_eq!(nesting_depth(&serde_json::json!({})), 1);
+        assert_eq!(nesting_depth(&serde_json::json!({"a": [1, {"b": []}]})), 4);
+        let mut deep = serde_json::json!("leaf");
+        for _ in 0..MAX_NESTING_DEPTH {
+            deep = serde_json::json!([deep]);
+        }
+        assert!(check_nesting_depth(&deep).is_ok());
+        let deeper = serde_json::json!({ "a": deep });
+        let err = check_nesting_depth(&deeper).unwrap_err();
+        assert!(err.contains("101 levels deep: at most 100"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! body ([`unknown_fields`]) and every duplicate key ([`parse_json`],
 //! [`parse_yaml`]) so the apiserver can warn about them or drop them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -41,6 +41,47 @@ pub fn decode_strict<T: DeserializeOwned>(value: serde_json::Value) -> Result<T,
             DecodeError::Invalid { path, message }
         }
     })
+}
+
+/// How deep objects and arrays may nest in anything the apiserver stores.
+/// serde_json (and so every Tugboat reader of stored objects, lists and
+/// watch events) refuses documents nested deeper than 128 levels; 100
+/// leaves room for the `List`/watch-event envelopes around an object, so
+/// an object accepted once can always be read back.
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// How deep `value` nests: 0 for a scalar, 1 for `{}` or `[]`, 2 for
+/// `{"a": []}`. Iterative, so any depth is measured without recursion.
+pub fn nesting_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                deepest = deepest.max(depth);
+                stack.extend(m.values().map(|c| (c, depth + 1)));
+            }
+            Value::Array(a) => {
+                deepest = deepest.max(depth);
+                stack.extend(a.iter().map(|c| (c, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// An error naming the limit when `value` nests deeper than
+/// [`MAX_NESTING_DEPTH`].
+pub fn check_nesting_depth(value: &Value) -> Result<(), String> {
+    let depth = nesting_depth(value);
+    if depth > MAX_NESTING_DEPTH {
+        Err(format!(
+            "objects and arrays nest {depth} levels deep: at most {MAX_NESTING_DEPTH} are allowed"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// How many unknown fields [`unknown_fields`] reports at most (each costs
@@ -136,9 +177,12 @@ fn remove_at(value: &mut Value, path: &[Segment]) -> bool {
 pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
     let dups = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    // JSON has no aliases: a value is never bigger than its text.
+    let budget = Budget::unlimited();
     let value = Checked {
         path: String::new(),
         dups: &dups,
+        budget: &budget,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -146,21 +190,70 @@ pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Erro
 }
 
 /// Parse one YAML document into a JSON value, with the paths of
-/// duplicate keys as [`parse_json`].
+/// duplicate keys as [`parse_json`]. Aliases may expand the document to
+/// at most [`YAML_BASE_ALLOWANCE`] plus [`YAML_EXPANSION_FACTOR`] times
+/// its own size (strings by their bytes, every other node as one byte):
+/// past that ("billion laughs", or a huge anchor repeated) parsing stops
+/// with an error before the memory is spent.
 pub fn parse_yaml(text: &str) -> Result<(Value, Vec<String>), serde_yaml::Error> {
     let dups = RefCell::new(Vec::new());
+    let budget = Budget::for_yaml(text.len());
     let value = Checked {
         path: String::new(),
         dups: &dups,
+        budget: &budget,
     }
     .deserialize(serde_yaml::Deserializer::from_str(text))?;
     Ok((value, dups.into_inner()))
 }
 
-/// A seed building a `serde_json::Value` that notes duplicate keys.
+/// Bytes of expanded YAML every document may produce whatever its size.
+pub const YAML_BASE_ALLOWANCE: usize = 1 << 20;
+/// How many times its own size a YAML document may expand to via aliases.
+pub const YAML_EXPANSION_FACTOR: usize = 2;
+
+/// How much output (string bytes, plus one per node) a parse may build.
+struct Budget {
+    limit: usize,
+    used: Cell<usize>,
+}
+
+impl Budget {
+    fn unlimited() -> Budget {
+        Budget {
+            limit: usize::MAX,
+            used: Cell::new(0),
+        }
+    }
+
+    fn for_yaml(input_len: usize) -> Budget {
+        Budget {
+            limit: YAML_BASE_ALLOWANCE
+                .saturating_add(input_len.saturating_mul(YAML_EXPANSION_FACTOR)),
+            used: Cell::new(0),
+        }
+    }
+
+    /// Spend `cost`; an error once the total passes the limit.
+    fn charge<E: serde::de::Error>(&self, cost: usize) -> Result<(), E> {
+        let used = self.used.get().saturating_add(cost);
+        self.used.set(used);
+        if used > self.limit {
+            return Err(E::custom(format!(
+                "YAML aliases expand the document beyond {} bytes",
+                self.limit
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A seed building a `serde_json::Value` that notes duplicate keys and
+/// charges what it builds to a [`Budget`].
 struct Checked<'a> {
     path: String,
     dups: &'a RefCell<Vec<String>>,
+    budget: &'a Budget,
 }
 
 impl Checked<'_> {
@@ -186,50 +279,62 @@ impl<'de> Visitor<'de> for Checked<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.budget.charge(1)?;
         Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.budget.charge(1)?;
         Ok(Value::from(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.budget.charge(1)?;
         Ok(Value::from(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.budget.charge(1)?;
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.budget.charge(1 + v.len())?;
         Ok(Value::String(v.to_string()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        self.budget.charge(1 + v.len())?;
         Ok(Value::String(v))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.budget.charge(1)?;
         Ok(Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
     }
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         self.deserialize(d)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.budget.charge(1)?;
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(Checked {
             path: format!("{}[{}]", self.path, out.len()),
             dups: self.dups,
+            budget: self.budget,
         })? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.budget.charge(1)?;
         let mut out = Map::new();
         while let Some(k) = map.next_key::<KeyString>()? {
+            self.budget.charge(1 + k.0.len())?;
             let path = self.key(&k.0);
             let v = map.next_value_seed(Checked {
                 path: path.clone(),
                 dups: self.dups,
+                budget: self.budget,
             })?;
             if out.insert(k.0, v).is_some() {
                 self.dups.borrow_mut().push(path);
@@ -361,6 +466,47 @@ mod tests {
         let (v, dups) = parse_yaml(yaml).unwrap();
         assert_eq!(dups, vec!["spec.replicas"]);
         assert_eq!(v["spec"]["replicas"], 2);
+    }
+
+    #[test]
+    fn yaml_alias_expansion_is_bounded() {
+        // Billion laughs: nine levels of nine aliases.
+        let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\"]\n");
+        for (level, prev) in ('b'..='i').zip('a'..='h') {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            bomb.push_str(&format!("{level}: &{level} [{refs}]\n"));
+        }
+        assert!(parse_yaml(&bomb).is_err());
+        // One big anchor repeated: small text, huge value.
+        let big = "x".repeat(512 * 1024);
+        let refs: String = (0..8).map(|i| format!("r{i}: *s\n")).collect();
+        let err = parse_yaml(&format!("s: &s {big}\n{refs}")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("YAML aliases expand the document beyond"),
+            "{err}"
+        );
+        // A few aliases of small nodes are fine.
+        let (v, _) = parse_yaml("base: &b {a: 1}\nx: *b\ny: *b\n").unwrap();
+        assert_eq!(v["y"]["a"], 1);
+        // JSON is never charged: a 3 MiB string parses.
+        let long = format!("{{\"a\": \"{}\"}}", "y".repeat(3 << 20));
+        assert!(parse_json(long.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn nesting_depth_is_measured_and_bounded() {
+        assert_eq!(nesting_depth(&serde_json::json!(1)), 0);
+        assert_eq!(nesting_depth(&serde_json::json!({})), 1);
+        assert_eq!(nesting_depth(&serde_json::json!({"a": [1, {"b": []}]})), 4);
+        let mut deep = serde_json::json!("leaf");
+        for _ in 0..MAX_NESTING_DEPTH {
+            deep = serde_json::json!([deep]);
+        }
+        assert!(check_nesting_depth(&deep).is_ok());
+        let deeper = serde_json::json!({ "a": deep });
+        let err = check_nesting_depth(&deeper).unwrap_err();
+        assert!(err.contains("101 levels deep: at most 100"), "{err}");
     }
 
     #[test]

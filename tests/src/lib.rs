@@ -11,4 +11,6 @@ pub mod net;
 pub mod netns;
 pub mod prereq;
 pub mod proxy;
+pub mod python;
 pub mod registry;
+pub mod watched;

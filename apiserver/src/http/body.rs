@@ -101,6 +101,7 @@ pub fn decode_json(bytes: &[u8]) -> ApiResult<Value> {
 pub fn checked_json(bytes: &[u8]) -> ApiResult<Checked> {
     tug_api::decode::parse_json(bytes)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+        .and_then(shallow_enough)
 }
 
 /// A YAML (or JSON, which is YAML) body and its duplicate keys.
@@ -109,4 +110,14 @@ pub fn checked_yaml(bytes: &[u8]) -> ApiResult<Checked> {
         .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
     tug_api::decode::parse_yaml(text)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        .and_then(shallow_enough)
+}
+
+/// A body nesting deeper than anything stored may (see
+/// [`tug_api::decode::MAX_NESTING_DEPTH`]) is refused before it is used.
+fn shallow_enough(checked: Checked) -> ApiResult<Checked> {
+    tug_api::decode::check_nesting_depth(&checked.0).map_err(|e| {
+        ApiError::bad_request(format!("the request body is too deeply nested: {e}"))
+    })?;
+    Ok(checked)
 }

@@ -67,8 +67,26 @@ fn patch_error(e: PatchError) -> ApiError {
     }
 }
 
-/// Apply `patch` to `current`, returning the patched object.
+/// Apply `patch` to `current`, returning the patched object. A JSON patch
+/// can nest a value under a deep path; a result deeper than anything
+/// stored may be is refused (422) so it never reaches storage, where no
+/// reader could parse it again.
 pub fn apply(
+    info: &ResourceInfo,
+    patch_type: PatchType,
+    current: &Value,
+    patch_doc: &Value,
+) -> ApiResult<Value> {
+    let patched = apply_unchecked(info, patch_type, current, patch_doc)?;
+    tug_api::decode::check_nesting_depth(&patched).map_err(|e| {
+        patch_error(PatchError::Failed(format!(
+            "the patched object is too deeply nested: {e}"
+        )))
+    })?;
+    Ok(patched)
+}
+
+fn apply_unchecked(
     info: &ResourceInfo,
     patch_type: PatchType,
     current: &Value,

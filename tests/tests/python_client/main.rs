@@ -11,7 +11,6 @@
 #[path = "../control_plane/support.rs"]
 #[allow(dead_code)]
 mod cluster;
-mod venv;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,9 +39,11 @@ const STEPS: [&str; 11] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_client_drives_a_deployment_and_its_pods() {
-    let Some(python) = venv::with_kubernetes_client(CLIENT_VERSION) else {
+    let requirement = format!("kubernetes=={CLIENT_VERSION}");
+    let Some(venv) = tug_tests::python::venv("python-venv", &[&requirement]) else {
         return;
     };
+    let python = venv.join("bin/python");
     let tc = cluster::start(2, |_| {}).await;
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/deployment_lifecycle.py");

@@ -538,3 +538,80 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     f.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &Path) -> PkiSettings {
+        PkiSettings {
+            data_dir: dir.to_path_buf(),
+            advertise_address: "192.0.2.10".parse().unwrap(),
+            secure_port: 6443,
+            bind_address: "0.0.0.0".parse().unwrap(),
+            service_cluster_ip_range: "10.96.0.0/12".parse().unwrap(),
+            extra_sans: vec!["api.example.com".into(), "198.51.100.7".into()],
+            serving_files: None,
+            client_ca_file: None,
+            kubelet_client_files: None,
+        }
+    }
+
+    #[test]
+    fn the_serving_certificate_names_the_service_the_host_and_the_flags() {
+        let (dns, ips) = serving_names(&settings(Path::new("/unused")));
+        for name in [
+            "kubernetes.default.svc.cluster.local",
+            "localhost",
+            "api.example.com",
+        ] {
+            assert!(dns.iter().any(|d| d == name), "{name} in {dns:?}");
+        }
+        let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+        assert_eq!(
+            ips,
+            ["127.0.0.1", "10.96.0.1", "192.0.2.10", "198.51.100.7"]
+        );
+    }
+
+    #[test]
+    fn a_second_start_reuses_everything_and_a_new_san_reissues_only_the_serving_cert() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ensure(&settings(dir.path())).unwrap();
+        let admin = fs::read_to_string(dir.path().join("admin.kubeconfig")).unwrap();
+        let again = ensure(&settings(dir.path())).unwrap();
+        assert_eq!(again.ca_pem, first.ca_pem);
+        assert_eq!(again.serving, first.serving);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("admin.kubeconfig")).unwrap(),
+            admin
+        );
+        let mut more = settings(dir.path());
+        more.extra_sans.push("other.example.com".into());
+        let third = ensure(&more).unwrap();
+        assert_eq!(third.ca_pem, first.ca_pem);
+        assert_ne!(third.serving, first.serving);
+        pki::verify_server_cert(
+            &third.ca_pem,
+            &third.serving.cert_pem,
+            "other.example.com",
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("admin.kubeconfig")).unwrap(),
+            admin
+        );
+        // A new advertise address rewrites the kubeconfigs.
+        let mut moved = settings(dir.path());
+        moved.advertise_address = "192.0.2.11".parse().unwrap();
+        ensure(&moved).unwrap();
+        let kc = Kubeconfig::read(&dir.path().join("admin.kubeconfig")).unwrap();
+        assert_eq!(kc.clusters[0].cluster.server, "https://192.0.2.11:6443");
+        let mode = fs::metadata(dir.path().join("pki/ca.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
+        limits: flags.limits.config(),
         ..ServerConfig::default()
     };
     let server = ApiServer::start(storage, config).await?;

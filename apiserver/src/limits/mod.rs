@@ -301,6 +301,9 @@ async fn run_with_deadline(
     });
     let joined = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline, task).await {
+            // A handler that ended because its request body was cut off
+            // at the deadline ended by the timeout too.
+            Ok(_) if Instant::now() >= deadline => return timed_out(),
             Ok(joined) => joined,
             Err(_) => return timed_out(),
         },

@@ -19,9 +19,11 @@ pub mod table;
 pub mod validation;
 
 pub mod apps;
+pub mod authorization;
 pub mod autoscaling;
 pub mod coordination;
 pub mod core;
+pub mod rbac;
 
 pub use intstr::IntOrString;
 pub use meta::{

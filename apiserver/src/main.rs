@@ -56,10 +56,14 @@ async fn main() -> anyhow::Result<()> {
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
+        auth: flags.auth.config(),
         limits: flags.limits.config(),
         ..ServerConfig::default()
     };
     let server = ApiServer::start(storage, config).await?;
+    tug_apiserver::auth::start(&server)
+        .await
+        .context("setting up the default RBAC policy")?;
     // Interim (until the TLS serve loop lands in this branch): only the
     // loopback insecure port is served.
     let addr = SocketAddr::new(flags.tls.insecure_bind_address, flags.tls.insecure_port);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tug_api::apps::{Deployment, ReplicaSet};
 use tug_api::coordination::Lease;
 use tug_api::core::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use tug_api::rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 
 use super::typed::Typed;
 use super::Handler;
@@ -24,6 +25,10 @@ pub fn all_kinds() -> Vec<Handler> {
         Arc::new(Typed::<Deployment>::scalable(&["status", "scale"])),
         Arc::new(Typed::<ReplicaSet>::scalable(&["status", "scale"])),
         Arc::new(Typed::<Lease>::new(&[])),
+        Arc::new(Typed::<Role>::new(&[])),
+        Arc::new(Typed::<ClusterRole>::new(&[])),
+        Arc::new(Typed::<RoleBinding>::new(&[])),
+        Arc::new(Typed::<ClusterRoleBinding>::new(&[])),
     ]
 }
 

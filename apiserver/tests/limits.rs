@@ -22,14 +22,17 @@ struct Held {
 }
 
 impl Held {
-    /// Send `method url` with `first` as the start of its body, and hold.
-    async fn start(req: reqwest::RequestBuilder, first: &str) -> Held {
+    /// Send `req` with `first` as the start of a body of `length` bytes,
+    /// and hold. (The length is declared: without it a GET would be sent
+    /// without its body.)
+    async fn start(req: reqwest::RequestBuilder, first: &str, length: usize) -> Held {
         let (mut body, rx) = mpsc::channel(4);
         body.send(Ok(Bytes::from(first.to_string())))
             .await
             .expect("queue the first piece");
         let req = req
             .header("Content-Type", "application/json")
+            .header("Content-Length", length)
             .body(reqwest::Body::wrap_stream(rx));
         Held {
             body,
@@ -85,6 +88,7 @@ async fn a_request_past_the_timeout_gets_504_and_writes_nothing() {
             server.url
         )),
         head,
+        body.len(),
     )
     .await;
     let (code, status) = held.answer_early().await;
@@ -126,6 +130,7 @@ async fn a_client_may_shorten_the_timeout() {
             server.url
         )),
         "{",
+        2,
     )
     .await;
     let (code, status) = held.answer_early().await;
@@ -247,8 +252,8 @@ async fn past_the_in_flight_limit_requests_get_429_and_pools_are_separate() {
     .await;
     // Two lists held in flight: their bodies are not all sent yet.
     let get = || s.request("alice", reqwest::Method::GET, CONFIGMAPS);
-    let held_a = Held::start(get(), "").await;
-    let held_b = Held::start(get(), "").await;
+    let held_a = Held::start(get(), "", 2).await;
+    let held_b = Held::start(get(), "", 2).await;
     assert!(
         tug_tests::net::eventually(Duration::from_secs(10), || async {
             s.list("bob").await.0 == 429
@@ -286,7 +291,12 @@ async fn past_the_in_flight_limit_requests_get_429_and_pools_are_separate() {
     // by it.
     let body = configmap_json("held-write");
     let (head, tail) = body.split_at(body.len() / 2);
-    let held_write = Held::start(s.request("alice", reqwest::Method::POST, CONFIGMAPS), head).await;
+    let held_write = Held::start(
+        s.request("alice", reqwest::Method::POST, CONFIGMAPS),
+        head,
+        body.len(),
+    )
+    .await;
     assert!(
         tug_tests::net::eventually(Duration::from_secs(10), || async {
             s.request("bob", reqwest::Method::POST, CONFIGMAPS)
@@ -300,7 +310,7 @@ async fn past_the_in_flight_limit_requests_get_429_and_pools_are_separate() {
     );
     // Finishing the held requests frees their slots.
     assert_eq!(held_write.finish(tail).await.0, 201);
-    assert_eq!(held_a.finish("").await.0, 200);
+    assert_eq!(held_a.finish("{}").await.0, 200);
     assert!(
         tug_tests::net::eventually(Duration::from_secs(10), || async {
             s.list("bob").await.0 == 200
@@ -351,7 +361,10 @@ async fn each_user_may_hold_only_so_many_watches() {
     };
     let first = watch("alice").await.expect("watch");
     let second = watch("alice").await.expect("watch");
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     let refused = watch("alice").await.expect("watch");
     let retry = refused
         .headers()
@@ -373,7 +386,10 @@ async fn each_user_may_hold_only_so_many_watches() {
     // connection when it next writes to it, so give it an event to send.
     drop(first);
     common::Api::new(&s.server.url)
-        .post(CONFIGMAPS, &common::configmap("wake-the-watches", json!({})))
+        .post(
+            CONFIGMAPS,
+            &common::configmap("wake-the-watches", json!({})),
+        )
         .await
         .ok();
     assert!(

@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
         auth: flags.auth.config(),
+        limits: flags.limits.config(),
         ..ServerConfig::default()
     };
     let tls = &flags.tls;

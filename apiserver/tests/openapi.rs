@@ -10,7 +10,6 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
-const KUBECTL: &str = "/work/tools/bin/kubectl";
 
 /// Every served kind, by its upstream definition name and GVK.
 const KINDS: &[(&str, &str, &str)] = &[
@@ -85,7 +84,15 @@ async fn v3_index_urls_resolve_and_cache_by_hash() {
     names.sort();
     assert_eq!(
         names,
-        ["api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"]
+        [
+            "api/v1",
+            "apis/apps/v1",
+            "apis/authentication.k8s.io/v1",
+            "apis/authorization.k8s.io/v1",
+            "apis/certificates.k8s.io/v1",
+            "apis/coordination.k8s.io/v1",
+            "apis/rbac.authorization.k8s.io/v1"
+        ]
     );
     let mut seen = Vec::new();
     for (gv, entry) in paths {
@@ -162,7 +169,8 @@ fn kubectl(server_url: &str, home: &Path, args: &[&str]) -> std::process::Output
         ),
     )
     .unwrap();
-    Command::new(KUBECTL)
+    let kubectl = tug_tests::kubectl::find_kubectl().expect("checked by the caller");
+    Command::new(kubectl)
         .args(args)
         .env("KUBECONFIG", &config)
         .env("HOME", home)
@@ -172,8 +180,7 @@ fn kubectl(server_url: &str, home: &Path, args: &[&str]) -> std::process::Output
 
 #[tokio::test]
 async fn kubectl_explains_and_validates_on_the_server() {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("SKIP: {KUBECTL} is not installed (/work/shared/tools/get-kubectl.sh)");
+    if tug_tests::kubectl::kubectl_or_skip("kubectl_explains_and_validates_on_the_server").is_none() {
         return;
     }
     let server = start();

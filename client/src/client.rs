@@ -68,6 +68,25 @@ impl Request {
     }
 }
 
+/// How many times one request is retried after 429 Too Many Requests
+/// (client-go's default).
+pub const MAX_THROTTLE_RETRIES: u32 = 10;
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The wait a `Retry-After: <seconds>` header asks for.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
 struct Inner {
     http: reqwest::Client,
     base: Url,
@@ -180,44 +199,60 @@ impl Client {
     }
 
     /// Send `request`; a non-2xx answer is an error with the server's Status.
+    ///
+    /// A 429 that says when to come back (`Retry-After`: the apiserver's
+    /// in-flight or per-client limits) is retried after that wait, up to
+    /// [`MAX_THROTTLE_RETRIES`] times, as client-go does.
     pub async fn send(&self, request: Request) -> Result<reqwest::Response> {
-        let Request {
-            method,
-            url,
-            body,
-            streaming,
-        } = request;
+        let mut throttled = 0;
+        loop {
+            let response = self.send_once(&request).await?;
+            let code = response.status().as_u16();
+            if (200..300).contains(&code) {
+                return Ok(response);
+            }
+            let retry_after = retry_after(&response);
+            if let (429, Some(wait), true) = (code, retry_after, throttled < MAX_THROTTLE_RETRIES) {
+                throttled += 1;
+                tracing::debug!(url = %request.url, ?wait, attempt = throttled, "throttled by the server; retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&request.url, e))?;
+            return Err(Error::Api(Box::new(status_from_body(
+                code,
+                &bytes,
+                &request.method,
+                &request.url,
+            ))));
+        }
+    }
+
+    /// One attempt at `request`, whatever the answer's status.
+    async fn send_once(&self, request: &Request) -> Result<reqwest::Response> {
         let mut builder = self
             .inner
             .http
-            .request(method.clone(), url.clone())
+            .request(request.method.clone(), request.url.clone())
             .header(header::ACCEPT, "application/json");
-        if !streaming {
+        if !request.streaming {
             builder = builder.timeout(self.inner.timeout);
         }
         if let Some(token) = &self.inner.token {
             builder = builder.bearer_auth(token);
         }
-        if let Some((content_type, bytes)) = body {
+        if let Some((content_type, bytes)) = &request.body {
             builder = builder
-                .header(header::CONTENT_TYPE, content_type)
-                .body(bytes);
+                .header(header::CONTENT_TYPE, *content_type)
+                .body(bytes.clone());
         }
-        let response = builder
+        builder
             .send()
             .await
-            .map_err(|e| self.transport_error(&url, e))?;
-        let code = response.status().as_u16();
-        if (200..300).contains(&code) {
-            return Ok(response);
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&url, e))?;
-        Err(Error::Api(Box::new(status_from_body(
-            code, &bytes, &method, &url,
-        ))))
+            .map_err(|e| self.transport_error(&request.url, e))
     }
 
     /// Send `request` and decode the JSON answer.

@@ -7,6 +7,7 @@ pub mod etcd;
 pub mod host_state;
 pub mod http;
 pub mod images;
+pub mod kubectl;
 pub mod net;
 pub mod netns;
 pub mod prereq;

@@ -19,6 +19,7 @@ pub mod validation;
 
 pub mod apps;
 pub mod autoscaling;
+pub mod certificates;
 pub mod coordination;
 pub mod core;
 

@@ -15,6 +15,7 @@ use crate::core::{Binding, ConfigMap, Endpoints, Event, Namespace, Node, Pod, Se
 use crate::managedfields::ListTypes;
 use crate::meta::ListMeta;
 use crate::patch::PatchSchema;
+use crate::rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use crate::resource::Resource;
 use crate::status::Status;
 
@@ -104,6 +105,10 @@ pub fn definitions() -> Map<String, Value> {
         root::<ReplicaSet>(g, true),
         root::<Lease>(g, true),
         root::<CertificateSigningRequest>(g, true),
+        root::<Role>(g, true),
+        root::<ClusterRole>(g, true),
+        root::<RoleBinding>(g, true),
+        root::<ClusterRoleBinding>(g, true),
         root::<Scale>(g, false),
         root::<Binding>(g, false),
     ];

@@ -146,7 +146,9 @@ impl BootstrapToken {
     /// Parse `<id>.<secret>`.
     pub fn parse(text: &str) -> Result<BootstrapToken, BootstrapError> {
         match text.split_once('.') {
-            Some((id, secret)) if is_token_part(id, ID_LEN) && is_token_part(secret, SECRET_LEN) => {
+            Some((id, secret))
+                if is_token_part(id, ID_LEN) && is_token_part(secret, SECRET_LEN) =>
+            {
                 Ok(BootstrapToken {
                     id: id.into(),
                     secret: secret.into(),
@@ -191,11 +193,9 @@ pub fn token_secret(
     opts: &TokenOptions,
     now: DateTime<Utc>,
 ) -> Result<Secret, BootstrapError> {
-    if let Some(bad) = opts
-        .groups
-        .iter()
-        .find(|g| !g.starts_with(BOOTSTRAPPERS_GROUP_PREFIX) || g.len() == BOOTSTRAPPERS_GROUP_PREFIX.len())
-    {
+    if let Some(bad) = opts.groups.iter().find(|g| {
+        !g.starts_with(BOOTSTRAPPERS_GROUP_PREFIX) || g.len() == BOOTSTRAPPERS_GROUP_PREFIX.len()
+    }) {
         return Err(BootstrapError::Pki(format!(
             "group {bad:?} of a bootstrap token must start with {BOOTSTRAPPERS_GROUP_PREFIX:?}"
         )));
@@ -266,14 +266,12 @@ impl TokenInfo {
         if id.is_empty() {
             return None;
         }
-        let expiration = Some(get("expiration"))
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                DateTime::parse_from_rfc3339(&e)
-                    .map(|t| t.with_timezone(&Utc))
-                    // An unreadable expiration counts as expired, as upstream.
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
-            });
+        let expiration = Some(get("expiration")).filter(|e| !e.is_empty()).map(|e| {
+            DateTime::parse_from_rfc3339(&e)
+                .map(|t| t.with_timezone(&Utc))
+                // An unreadable expiration counts as expired, as upstream.
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        });
         let usages = ["authentication", "signing"]
             .into_iter()
             .filter(|u| get(&format!("usage-bootstrap-{u}")) == "true")
@@ -316,7 +314,11 @@ pub async fn create_token(
 pub async fn list_tokens(client: &Client) -> Result<Vec<TokenInfo>, BootstrapError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), TOKEN_NAMESPACE);
     let list = api.list(&ListParams::default()).await?;
-    let mut tokens: Vec<TokenInfo> = list.items.iter().filter_map(TokenInfo::from_secret).collect();
+    let mut tokens: Vec<TokenInfo> = list
+        .items
+        .iter()
+        .filter_map(TokenInfo::from_secret)
+        .collect();
     tokens.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(tokens)
 }
@@ -328,8 +330,11 @@ pub async fn delete_token(client: &Client, id: &str) -> Result<(), BootstrapErro
         return Err(BootstrapError::BadToken(id.to_string()));
     }
     let api: Api<Secret> = Api::namespaced(client.clone(), TOKEN_NAMESPACE);
-    api.delete(&format!("{TOKEN_SECRET_PREFIX}{id}"), &DeleteParams::default())
-        .await?;
+    api.delete(
+        &format!("{TOKEN_SECRET_PREFIX}{id}"),
+        &DeleteParams::default(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -424,8 +429,8 @@ pub async fn request_client_certificate(
     timeout: Duration,
 ) -> Result<NodeCredential, BootstrapError> {
     let user = format!("{NODE_USER_PREFIX}{node_name}");
-    let (csr_pem, key_pem) =
-        pki::new_client_csr(&user, &[NODES_GROUP]).map_err(|e| BootstrapError::Pki(e.to_string()))?;
+    let (csr_pem, key_pem) = pki::new_client_csr(&user, &[NODES_GROUP])
+        .map_err(|e| BootstrapError::Pki(e.to_string()))?;
     let mut csr = CertificateSigningRequest::default();
     csr.metadata.generate_name = "csr-".into();
     csr.spec.request = STANDARD.encode(&csr_pem);
@@ -511,7 +516,12 @@ async fn wait_for_certificate(
 /// A kubeconfig for `server` trusting `ca_pem` with the client
 /// credential `identity` inline (user `name`), as the kubelet writes
 /// once it has its certificate.
-pub fn node_kubeconfig(server: &str, ca_pem: &str, user: &str, cred: &NodeCredential) -> Kubeconfig {
+pub fn node_kubeconfig(
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    cred: &NodeCredential,
+) -> Kubeconfig {
     Kubeconfig {
         clusters: vec![NamedCluster {
             name: "default-cluster".into(),
@@ -556,8 +566,16 @@ mod tests {
         let t = BootstrapToken::generate();
         assert_eq!(BootstrapToken::parse(&t.to_string()).unwrap(), t);
         assert_eq!(t.secret_name(), format!("bootstrap-token-{}", t.id));
-        assert!(!format!("{t:?}").contains(&t.secret), "the secret is not logged");
-        for bad in ["abcdef", "abcdef.0123456789abcdeF", "abc.0123456789abcdef", "abcdef:0123456789abcdef"] {
+        assert!(
+            !format!("{t:?}").contains(&t.secret),
+            "the secret is not logged"
+        );
+        for bad in [
+            "abcdef",
+            "abcdef.0123456789abcdeF",
+            "abc.0123456789abcdef",
+            "abcdef:0123456789abcdef",
+        ] {
             assert!(BootstrapToken::parse(bad).is_err(), "{bad}");
         }
         assert!(BootstrapToken::parse("abcdef.0123456789abcdef").is_ok());
@@ -576,7 +594,10 @@ mod tests {
         assert_eq!(secret.metadata.name, "bootstrap-token-abcdef");
         assert_eq!(secret.metadata.namespace, "kube-system");
         assert_eq!(secret.type_, "bootstrap.kubernetes.io/token");
-        assert_eq!(secret.data["token-secret"], STANDARD.encode("0123456789abcdef"));
+        assert_eq!(
+            secret.data["token-secret"],
+            STANDARD.encode("0123456789abcdef")
+        );
         let info = TokenInfo::from_secret(&secret).unwrap();
         assert_eq!(info.id, "abcdef");
         assert_eq!(info.usages, vec!["authentication", "signing"]);
@@ -584,13 +605,26 @@ mod tests {
         assert_eq!(info.description, "for node-3");
         assert!(!info.is_expired(now));
         assert!(info.is_expired(now + chrono::TimeDelta::seconds(3601)));
-        let forever = token_secret(&token, &TokenOptions { ttl: None, ..opts.clone() }, now).unwrap();
-        assert!(!TokenInfo::from_secret(&forever).unwrap().is_expired(now + chrono::TimeDelta::days(3650)));
+        let forever = token_secret(
+            &token,
+            &TokenOptions {
+                ttl: None,
+                ..opts.clone()
+            },
+            now,
+        )
+        .unwrap();
+        assert!(!TokenInfo::from_secret(&forever)
+            .unwrap()
+            .is_expired(now + chrono::TimeDelta::days(3650)));
         let bad_group = TokenOptions {
             groups: vec!["system:masters".into()],
             ..opts
         };
-        assert!(token_secret(&token, &bad_group, now).is_err(), "no escalation through extra groups");
+        assert!(
+            token_secret(&token, &bad_group, now).is_err(),
+            "no escalation through extra groups"
+        );
         assert!(TokenInfo::from_secret(&Secret::default()).is_none());
     }
 
@@ -600,7 +634,9 @@ mod tests {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: ''\n  cluster:\n    server: https://10.0.0.1:6443\n    certificate-authority-data: {}\n",
             STANDARD.encode("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
         );
-        assert!(cluster_ca_of(&kc).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(cluster_ca_of(&kc)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(cluster_ca_of("apiVersion: v1\nkind: Config\nclusters: []\n").is_err());
     }
 
@@ -609,14 +645,19 @@ mod tests {
         let mut csr = CertificateSigningRequest::default();
         csr.metadata.name = "csr-x".into();
         assert!(outcome(&csr).is_none(), "pending");
-        csr.status.conditions.push(tug_api::certificates::CertificateSigningRequestCondition {
-            type_: DENIED.into(),
-            status: "True".into(),
-            reason: "NotMine".into(),
-            message: "wrong node".into(),
-            ..Default::default()
-        });
+        csr.status
+            .conditions
+            .push(tug_api::certificates::CertificateSigningRequestCondition {
+                type_: DENIED.into(),
+                status: "True".into(),
+                reason: "NotMine".into(),
+                message: "wrong node".into(),
+                ..Default::default()
+            });
         let e = outcome(&csr).unwrap().unwrap_err().to_string();
-        assert_eq!(e, "the certificate signing request csr-x was denied: NotMine: wrong node");
+        assert_eq!(
+            e,
+            "the certificate signing request csr-x was denied: NotMine: wrong node"
+        );
     }
 }

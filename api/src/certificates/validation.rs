@@ -183,9 +183,14 @@ fn signer_name(name: &str) -> FieldErrors {
     validation::dns1123_subdomain(field, domain)
 }
 
-/// The base64 of a PEM document holding one `CERTIFICATE REQUEST`.
+/// The base64 of a PEM `CERTIFICATE REQUEST` that parses.
 fn pem_csr(request: &str) -> Result<(), String> {
-    pem_block(request, "CERTIFICATE REQUEST")
+    pem_block(request, "CERTIFICATE REQUEST")?;
+    let pem = STANDARD.decode(request.trim()).unwrap_or_default();
+    let pem = String::from_utf8_lossy(&pem);
+    crate::pki::csr_subject(&pem)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The base64 of a PEM document whose first block is of `label` and
@@ -229,9 +234,9 @@ mod tests {
     fn csr() -> CertificateSigningRequest {
         let mut c = CertificateSigningRequest::default();
         c.metadata.name = "node-csr-1".into();
-        c.spec.request = b64(
-            "-----BEGIN CERTIFICATE REQUEST-----\nMIIBAAAA\n-----END CERTIFICATE REQUEST-----\n",
-        );
+        let (request, _key) =
+            crate::pki::new_client_csr("system:node:n1", &["system:nodes"]).unwrap();
+        c.spec.request = b64(&request);
         c.spec.signer_name = KUBE_APISERVER_CLIENT_KUBELET_SIGNER.into();
         c.spec.usages = vec!["digital signature".into(), "client auth".into()];
         c

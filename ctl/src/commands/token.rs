@@ -139,7 +139,11 @@ fn token_table(tokens: &[TokenInfo], now: chrono::DateTime<Utc>) -> String {
             ttl,
             expires,
             t.usages.join(","),
-            if t.description.is_empty() { "<none>".into() } else { t.description.clone() },
+            if t.description.is_empty() {
+                "<none>".into()
+            } else {
+                t.description.clone()
+            },
             t.groups.join(","),
         ]);
     }
@@ -185,7 +189,11 @@ mod tests {
         let text = token_table(&tokens, now);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("TOKEN"));
-        assert!(lines[1].starts_with("abcdef.<secret>   22h"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("abcdef.<secret>   23h"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].contains("authentication,signing"));
         assert!(lines[2].contains("<expired>"));
     }

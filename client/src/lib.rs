@@ -45,6 +45,7 @@ pub mod informer;
 pub mod leader;
 pub mod params;
 pub mod resource;
+pub mod review;
 pub mod store;
 pub mod watch;
 pub mod workqueue;

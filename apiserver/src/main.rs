@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use tug_api::pki;
 use tug_apiserver::flags::Flags;
+use tug_apiserver::pki_files;
 use tug_apiserver::server::{ApiServer, ServerConfig};
 use tug_apiserver::storage::{spawn_compactor, EtcdStorage, SqliteStorage, Storage};
+use tug_apiserver::tls::{listen, serve, ServeLimits};
 
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -27,6 +30,9 @@ fn init_logging(format: &str) {
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     init_logging(&flags.log_format);
+    if let Err(e) = flags.tls.validate() {
+        anyhow::bail!("{e}");
+    }
     let storage: Arc<dyn Storage> = if flags.etcd_servers.is_empty() {
         std::fs::create_dir_all(&flags.data_dir)
             .with_context(|| format!("creating --data-dir {}", flags.data_dir.display()))?;
@@ -48,50 +54,100 @@ async fn main() -> anyhow::Result<()> {
         flags.compaction_interval,
         flags.compaction_retain,
     );
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         service_cluster_ip_range: flags.service_cluster_ip_range,
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
         ..ServerConfig::default()
     };
+    let tls = &flags.tls;
+    let pki = if tls.secure_port != 0 {
+        let pki = pki_files::ensure(&pki_settings(&flags))?;
+        config.kubelet_client.identity_pem = Some(pki.kubelet_client_identity_pem.clone());
+        Some(pki)
+    } else {
+        None
+    };
     let server = ApiServer::start(storage, config).await?;
-    let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);
-    let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
-    tracing::info!(%addr, "serving the API over plain HTTP");
-    // SKELETON (issue 8): the TLS engineer replaces this plain serve loop
-    // with `tls::serve`, which inserts a `conn::ConnectionInfo` into every
-    // request.
-    let app = tug_apiserver::http::router(server).layer(axum::Extension(
-        tug_apiserver::conn::ConnectionInfo {
-            remote: addr,
-            secure: false,
-            client_certificates: Default::default(),
-        },
-    ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    if let Some(pki) = &pki {
+        let kubeconfig = pki_files::cluster_info_kubeconfig(&pki.server_url, &pki.ca_pem);
+        pki_files::publish_cluster_info(&server, &kubeconfig)
+            .await
+            .context("publishing kube-public/cluster-info")?;
+    }
+    let app = tug_apiserver::http::router(server);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    if let Some(pki) = &pki {
+        let tls_config = pki::server_tls_config(
+            &pki.serving.cert_pem,
+            &pki.serving.key_pem,
+            Some(&pki.client_ca_pem),
+            pki::ClientAuth::Optional,
+        )
+        .context("the serving certificate")?;
+        let addr = SocketAddr::new(tls.bind_address, tls.secure_port);
+        let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
+        tracing::info!(%addr, advertised = %pki.server_url, "serving the API over HTTPS");
+        servers.spawn(serve(
+            listener,
+            Some(Arc::new(tls_config)),
+            app.clone(),
+            ServeLimits::default(),
+            shutdown(),
+        ));
+    }
+    if tls.insecure_port != 0 {
+        let addr = SocketAddr::new(tls.insecure_bind_address, tls.insecure_port);
+        let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
+        tracing::warn!(%addr, "serving the API over plain HTTP on loopback: every request there is trusted as system:masters");
+        servers.spawn(serve(
+            listener,
+            None,
+            app,
+            ServeLimits::default(),
+            shutdown(),
+        ));
+    }
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    while let Some(done) = servers.join_next().await {
+        done.context("a serve loop panicked")??;
+    }
     Ok(())
 }
 
-/// Listen backlog asked of the kernel, which caps it at
-/// `net.core.somaxconn` (as Go's listeners do for upstream's apiserver).
-const LISTEN_BACKLOG: u32 = 65535;
-
-/// Listen on `addr` with a deep accept queue. The default of tokio (mio,
-/// like std) is 128: when hundreds of clients connect at once (a kubelet
-/// process hosting 100 hollow nodes, a scheduler opening its binding
-/// connections) the queue overflows, the kernel drops their SYNs, and each
-/// of those clients waits for a retransmit (1 s, then 3 s, ...).
-fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+/// The PKI settings the flags make.
+fn pki_settings(flags: &Flags) -> pki_files::PkiSettings {
+    let tls = &flags.tls;
+    pki_files::PkiSettings {
+        data_dir: flags.data_dir.clone(),
+        advertise_address: tls
+            .advertise_address
+            .unwrap_or_else(|| pki_files::default_advertise_address(tls.bind_address)),
+        secure_port: tls.secure_port,
+        bind_address: tls.bind_address,
+        service_cluster_ip_range: flags.service_cluster_ip_range,
+        extra_sans: tls.tls_sans.clone(),
+        serving_files: tls
+            .tls_cert_file
+            .clone()
+            .zip(tls.tls_private_key_file.clone()),
+        client_ca_file: tls.client_ca_file.clone(),
+        kubelet_client_files: tls
+            .kubelet_client_certificate
+            .clone()
+            .zip(tls.kubelet_client_key.clone()),
+    }
 }
 
 async fn shutdown_signal() {

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use rcgen::PublicKeyData;
 
 pub use read::{ca_cert_hash, cert_not_after, cert_subject, csr_subject};
-pub use tls::{server_tls_config, ClientAuth};
+pub use tls::{server_tls_config, verify_client_cert, verify_server_cert, ClientAuth};
 
 /// How long a CA made by [`new_ca`] is valid (kubeadm's 10 years).
 pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);

@@ -1,10 +1,7 @@
 use std::sync::Arc;
 
-use rustls::client::danger::ServerCertVerifier;
-use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::WebPkiClientVerifier;
+use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
 use super::*;
@@ -27,32 +24,12 @@ fn roots(ca_pem: &str) -> Arc<RootCertStore> {
     Arc::new(roots)
 }
 
-/// Whether `cert_pem` verifies as a TLS client certificate under `ca_pem`
-/// (webpki: chain, validity, clientAuth usage).
-fn client_cert_verifies(ca_pem: &str, cert_pem: &str) -> Result<(), rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca_pem), provider)
-        .build()
-        .unwrap();
-    verifier
-        .verify_client_cert(&der(cert_pem), &[], UnixTime::now())
-        .map(|_| ())
+fn client_cert_verifies(ca_pem: &str, cert_pem: &str) -> Result<(), PkiError> {
+    verify_client_cert(ca_pem, cert_pem)
 }
 
-fn server_cert_verifies(ca_pem: &str, cert_pem: &str, name: &str) -> Result<(), rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots(ca_pem), provider)
-        .build()
-        .unwrap();
-    verifier
-        .verify_server_cert(
-            &der(cert_pem),
-            &[],
-            &ServerName::try_from(name.to_string()).unwrap(),
-            &[],
-            UnixTime::now(),
-        )
-        .map(|_| ())
+fn server_cert_verifies(ca_pem: &str, cert_pem: &str, name: &str) -> Result<(), PkiError> {
+    verify_server_cert(ca_pem, cert_pem, name, std::time::SystemTime::now())
 }
 
 #[test]
@@ -155,6 +132,24 @@ fn a_serving_certificate_verifies_for_its_names_and_addresses_only() {
     }
     let err = server_cert_verifies(&pair.cert_pem, &serving.cert_pem, "example.com").unwrap_err();
     assert!(err.to_string().contains("not valid for name"), "{err}");
+    verify_server_cert(
+        &pair.cert_pem,
+        &serving.cert_pem,
+        "10.96.0.1",
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let in_two_days = std::time::SystemTime::now() + 2 * DAY;
+    assert!(
+        verify_server_cert(&pair.cert_pem, &serving.cert_pem, "localhost", in_two_days).is_err()
+    );
+    assert!(verify_server_cert(
+        &pair.cert_pem,
+        &serving.cert_pem,
+        "10.96.0.2",
+        std::time::SystemTime::now()
+    )
+    .is_err());
     server_tls_config(
         &serving.cert_pem,
         &serving.key_pem,

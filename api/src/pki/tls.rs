@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -54,16 +55,7 @@ pub fn server_tls_config(
             ))
         }
         (auth, Some(ca_pem)) => {
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-                let cert = cert.map_err(|e| PkiError::Pem(format!("client CA: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| PkiError::Tls(format!("client CA: {e}")))?;
-            }
-            if roots.is_empty() {
-                return Err(PkiError::Pem("client CA: no CERTIFICATE block".into()));
-            }
+            let roots = roots(ca_pem)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if auth == ClientAuth::Optional {
                 verifier.allow_unauthenticated()
@@ -79,4 +71,79 @@ pub fn server_tls_config(
         .map_err(|e| PkiError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Whether `cert_pem` (a chain, leaf first) is a serving certificate a
+/// TLS client trusting `ca_pem` accepts for `name` (a DNS name or an IP
+/// address) at `at`: chain, validity, serverAuth usage and SANs, as
+/// rustls' webpki verifier checks them.
+pub fn verify_server_cert(
+    ca_pem: &str,
+    cert_pem: &str,
+    name: &str,
+    at: std::time::SystemTime,
+) -> Result<(), PkiError> {
+    use rustls::pki_types::{ServerName, UnixTime};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = roots(ca_pem)?;
+    let (leaf, intermediates) = split_chain(cert_pem)?;
+    let name = ServerName::try_from(name.to_string())
+        .map_err(|e| PkiError::Tls(format!("{name:?}: {e}")))?;
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| PkiError::Tls(e.to_string()))?;
+    verifier
+        .verify_server_cert(
+            &leaf,
+            &intermediates,
+            &name,
+            &[],
+            UnixTime::since_unix_epoch(
+                at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default(),
+            ),
+        )
+        .map(|_| ())
+        .map_err(|e| PkiError::Tls(e.to_string()))
+}
+
+/// Whether `cert_pem` (a chain, leaf first) is a client certificate a
+/// server whose client CA is `ca_pem` accepts now.
+pub fn verify_client_cert(ca_pem: &str, cert_pem: &str) -> Result<(), PkiError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider)
+        .build()
+        .map_err(|e| PkiError::Tls(e.to_string()))?;
+    let (leaf, intermediates) = split_chain(cert_pem)?;
+    verifier
+        .verify_client_cert(&leaf, &intermediates, rustls::pki_types::UnixTime::now())
+        .map(|_| ())
+        .map_err(|e| PkiError::Tls(e.to_string()))
+}
+
+fn roots(ca_pem: &str) -> Result<RootCertStore, PkiError> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let cert = cert.map_err(|e| PkiError::Pem(format!("CA: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| PkiError::Tls(format!("CA: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(PkiError::Pem("CA: no CERTIFICATE block".into()));
+    }
+    Ok(roots)
+}
+
+fn split_chain(
+    cert_pem: &str,
+) -> Result<(CertificateDer<'static>, Vec<CertificateDer<'static>>), PkiError> {
+    let mut chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::Pem(format!("certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(PkiError::Pem("certificate: no CERTIFICATE block".into()));
+    }
+    let leaf = chain.remove(0);
+    Ok((leaf, chain))
 }

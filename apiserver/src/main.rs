@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         service_node_port_range: flags.service_node_port_range.0..=flags.service_node_port_range.1,
         bookmark_interval: flags.watch_bookmark_interval,
         watch_cache_size: flags.watch_cache_size,
+        auth: flags.auth.config(),
         ..ServerConfig::default()
     };
     let tls = &flags.tls;
@@ -70,6 +71,9 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let server = ApiServer::start(storage, config).await?;
+    tug_apiserver::auth::start(&server)
+        .await
+        .context("setting up the default RBAC policy")?;
     if let Some(pki) = &pki {
         let kubeconfig = pki_files::cluster_info_kubeconfig(&pki.server_url, &pki.ca_pem);
         pki_files::publish_cluster_info(&server, &kubeconfig)

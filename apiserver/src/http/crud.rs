@@ -163,6 +163,7 @@ where
     let mut last_err = None;
     for _ in 0..GENERATE_NAME_ATTEMPTS {
         let mut object = handler.prepare_create(body_value.clone(), namespace)?;
+        crate::auth::admit_create(call.user, info, &object)?;
         finish(&mut object)?;
         let allocation = server
             .services

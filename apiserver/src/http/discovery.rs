@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::auth::reviews::REVIEW_RESOURCES;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{Registry, ResourceInfo};
 
@@ -61,6 +62,11 @@ fn named_groups(registry: &Registry) -> Vec<(String, Vec<&'static str>)> {
         match out.iter_mut().find(|(name, _)| name == g) {
             Some((_, vs)) => vs.push(v),
             None => out.push((g.to_string(), vec![v])),
+        }
+    }
+    for (g, v, _, _) in REVIEW_RESOURCES {
+        if !out.iter().any(|(name, _)| name == g) {
+            out.push((g.to_string(), vec![v]));
         }
     }
     out
@@ -146,6 +152,17 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> ApiResult<V
         resources.push(doc);
         for sub in info.subresources {
             resources.push(subresource_doc(info, sub));
+        }
+    }
+    for (g, v, plural, kind) in REVIEW_RESOURCES {
+        if *g == group && *v == version {
+            resources.push(json!({
+                "name": plural,
+                "singularName": "",
+                "namespaced": false,
+                "kind": kind,
+                "verbs": ["create"],
+            }));
         }
     }
     if resources.is_empty() {

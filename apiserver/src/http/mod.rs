@@ -8,7 +8,7 @@ mod fieldmanager;
 mod list;
 mod logs;
 mod openapi;
-mod params;
+pub(crate) mod params;
 mod patch;
 mod path;
 mod subresources;
@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
@@ -70,6 +70,18 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/api/", get(|| async { json(discovery::core_versions()) }))
         .route("/apis", get(groups))
         .route("/apis/", get(groups))
+        .route(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            post(review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(review),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            post(review),
+        )
         .route("/api/{*rest}", any(dispatch_core))
         .route("/apis/{*rest}", any(dispatch_groups))
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()).into_response() })
@@ -130,6 +142,33 @@ fn written(result: ApiResult<fieldmanager::Written>) -> Response {
         Ok(w) => w.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The create-only review APIs (`crate::auth::reviews`): 201 with the
+/// answer in `status`.
+async fn review(
+    State(server): State<Arc<ApiServer>>,
+    Extension(user): Extension<UserInfo>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use crate::auth::reviews;
+    let value = match body::read(&headers, body).await {
+        Ok(raw) => body::decode(&headers, &raw),
+        Err(e) => Err(e),
+    };
+    let result = match value {
+        Ok(v) if uri.path().ends_with("/selfsubjectreviews") => {
+            reviews::self_subject_review(&user, v)
+        }
+        Ok(v) if uri.path().ends_with("/selfsubjectaccessreviews") => {
+            reviews::self_subject_access_review(&server, &user, v).await
+        }
+        Ok(v) => reviews::subject_access_review(&server, v).await,
+        Err(e) => Err(e),
+    };
+    respond(result, true)
 }
 
 async fn dispatch_core(

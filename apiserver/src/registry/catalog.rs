@@ -7,6 +7,7 @@ use tug_api::apps::{Deployment, ReplicaSet};
 use tug_api::certificates::CertificateSigningRequest;
 use tug_api::coordination::Lease;
 use tug_api::core::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use tug_api::rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 
 use super::typed::Typed;
 use super::Handler;
@@ -28,6 +29,10 @@ pub fn all_kinds() -> Vec<Handler> {
         Arc::new(Typed::<CertificateSigningRequest>::new(&[
             "status", "approval",
         ])),
+        Arc::new(Typed::<Role>::new(&[])),
+        Arc::new(Typed::<ClusterRole>::new(&[])),
+        Arc::new(Typed::<RoleBinding>::new(&[])),
+        Arc::new(Typed::<ClusterRoleBinding>::new(&[])),
     ]
 }
 

@@ -21,6 +21,7 @@ pub mod validation;
 pub mod apps;
 pub mod authorization;
 pub mod autoscaling;
+pub mod certificates;
 pub mod coordination;
 pub mod core;
 pub mod rbac;

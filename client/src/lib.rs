@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 pub mod api;
 mod backoff;
+pub mod bootstrap;
 pub mod client;
 pub mod component;
 pub mod config;
@@ -44,6 +45,7 @@ pub mod informer;
 pub mod leader;
 pub mod params;
 pub mod resource;
+pub mod review;
 pub mod store;
 pub mod watch;
 pub mod workqueue;

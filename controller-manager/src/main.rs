@@ -4,6 +4,7 @@
 //! level-triggered: informer events enqueue keys, workers reconcile a key
 //! from the caches and write the difference through the API.
 
+mod certificates;
 mod context;
 mod deployment;
 mod endpoints;
@@ -29,7 +30,13 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("namespace", namespace::start),
     ("replicaset", replicaset::start),
     ("deployment", deployment::start),
+    ("csrapproving", certificates::approver::start),
+    ("tokencleaner", certificates::cleaner::start),
 ];
+
+/// The CSR signer, started apart because it needs the signing CA
+/// (`--cluster-signing-cert-file`).
+const CSR_SIGNING: &str = "csrsigning";
 
 #[derive(Parser, Debug)]
 #[command(name = "tug-controller-manager", version, about)]
@@ -40,6 +47,8 @@ struct Flags {
     leader_election: LeaderElectionFlags,
     #[command(flatten)]
     options: Options,
+    #[command(flatten)]
+    signing: certificates::signer::SigningFlags,
     /// Controllers to run: `*` for all, `-name` to leave one out
     /// (`*,-garbagecollector`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
@@ -63,11 +72,26 @@ async fn main() {
     init_logging(&flags.log_format);
     for name in &flags.controllers {
         let bare = name.trim_start_matches('-');
-        if bare != "*" && !CONTROLLERS.iter().any(|(n, _)| *n == bare) {
+        if bare != "*" && bare != CSR_SIGNING && !CONTROLLERS.iter().any(|(n, _)| *n == bare) {
             eprintln!("tug-controller-manager: unknown controller {bare:?} in --controllers");
             std::process::exit(2);
         }
     }
+    let signing_ca = if enabled(&flags.controllers, CSR_SIGNING) {
+        match certificates::signer::SigningCa::from_flags(&flags.signing) {
+            Ok(Some(ca)) => Some(ca),
+            Ok(None) => {
+                tracing::warn!("no --cluster-signing-cert-file/--cluster-signing-key-file: the CSR signer is off, so joining nodes get no certificates");
+                None
+            }
+            Err(e) => {
+                eprintln!("tug-controller-manager: {e:#}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        None
+    };
     let client = match flags.connection.client() {
         Ok(c) => c,
         Err(e) => {
@@ -87,6 +111,10 @@ async fn main() {
                 tracing::info!(controller = name, "starting controller");
                 loops.push(start(&mut ctx));
             }
+        }
+        if let Some(ca) = signing_ca {
+            tracing::info!(controller = CSR_SIGNING, "starting controller");
+            loops.push(certificates::signer::start(&mut ctx, ca));
         }
         let _informers = ctx.informers.start();
         futures::future::join_all(loops).await;

@@ -43,6 +43,9 @@ pub struct Flags {
     #[command(flatten)]
     pub connection: ConnectionFlags,
 
+    #[command(flatten)]
+    pub join: JoinFlags,
+
     /// The Node's name (with --hollow-nodes N > 1, the prefix of NAME-0 ..
     /// NAME-(N-1)). Default: this machine's host name.
     #[arg(long)]
@@ -164,13 +167,40 @@ pub enum ImageCommand {
     },
 }
 
+/// Joining a cluster with a bootstrap credential, and who may use the
+/// kubelet's API (upstream's flags).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct JoinFlags {
+    /// A bootstrap token (`<id>.<secret>`, from `tugctl token create`) to
+    /// get this node's client certificate with, when --kubeconfig holds
+    /// no valid one.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The pinned hash of the cluster CA (`sha256:<hex>` of its public
+    /// key); repeatable.
+    #[arg(long)]
+    pub discovery_token_ca_cert_hash: Vec<String>,
+    /// Join without pinning the CA (trust whatever the server presents).
+    #[arg(long)]
+    pub discovery_token_unsafe_skip_ca_verification: bool,
+    /// A kubeconfig with a bootstrap credential (and the CA), instead of
+    /// --token.
+    #[arg(long)]
+    pub bootstrap_kubeconfig: Option<std::path::PathBuf>,
+    /// The CA client certificates of the kubelet's API must be signed by
+    /// (default: the CA of the kubeconfig).
+    #[arg(long)]
+    pub client_ca_file: Option<std::path::PathBuf>,
+}
+
 /// Where a real kubelet keeps its state unless told otherwise.
 pub const DEFAULT_ROOT_DIR: &str = "/var/lib/tug-kubelet";
 
 /// The flags of the runc runtime (ignored by the fake one).
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuncFlags {
-    /// The kubelet's state directory: images, pod bundles and state,
+    /// The kubelet's state directory: its credentials (`pki/`,
+    /// `kubeconfig`), and with runc images, pod bundles and state,
     /// container logs, the CNI config and IP allocations, the runc root.
     #[arg(long, default_value = DEFAULT_ROOT_DIR)]
     pub root_dir: std::path::PathBuf,
@@ -215,7 +245,7 @@ pub struct RuncFlags {
     #[arg(long, default_value = crate::node::eviction::DEFAULT_EVICTION_HARD)]
     pub eviction_hard: String,
 
-    /// The kubelet's HTTP port (`/healthz`, `/pods`, `/containerLogs`).
+    /// The kubelet's HTTPS port (`/healthz`, `/pods`, `/containerLogs`).
     #[arg(long, default_value_t = 10250)]
     pub port: u16,
 

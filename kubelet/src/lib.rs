@@ -16,6 +16,7 @@
 //!   namespaces, CNI, host-gw routes;
 //! - [`server`]: the kubelet's HTTP API (health, pods, container logs).
 
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod flags;
@@ -30,6 +31,7 @@ pub mod server;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use tug_client::Client;
 
 use crate::clock::system_clock;
@@ -64,11 +66,13 @@ pub async fn run_hollow_nodes(client: Client, configs: Vec<NodeConfig>, fake: Fa
 }
 
 /// Run one real node over the runc runtime until the returned future is
-/// dropped (or something it cannot do without fails).
+/// dropped (or something it cannot do without fails). Its API is served
+/// over HTTPS to clients with a certificate of `client_ca_pem`.
 pub async fn run_runc_node(
     client: Client,
     configs: Vec<NodeConfig>,
     flags: &RuncFlags,
+    client_ca_pem: Option<&str>,
 ) -> anyhow::Result<()> {
     let [config] = <[NodeConfig; 1]>::try_from(configs)
         .map_err(|_| anyhow::anyhow!("--hollow-nodes is for --runtime fake only"))?;
@@ -76,6 +80,16 @@ pub async fn run_runc_node(
     settings.save()?;
     let images = Arc::new(ImageStore::open(settings.image_store())?);
     let runtime = Arc::new(settings.runtime(Some(client.clone()), config.ip, images.clone())?);
+    let client_ca = client_ca_pem.context(
+        "the kubelet API admits only clients of the cluster CA: pass --client-ca-file, \
+         or a kubeconfig (or bootstrap token) that names the cluster's certificate authority",
+    )?;
+    let identity = server::tls::serving_identity(
+        &flags.root_dir.join("pki"),
+        &tug_client::component::host_name(),
+        &[config.ip],
+    )?;
+    let tls = server::tls::server_config(&identity, client_ca)?;
     let listener = server::bind(std::net::SocketAddr::new(flags.address, flags.port)).await?;
     let routes = tokio::spawn(network::routes::run_route_sync(
         client.clone(),
@@ -89,7 +103,7 @@ pub async fn run_runc_node(
         flags.image_gc_low_threshold,
     ));
     let ctx = Arc::new(NodeCtx::new(config, client, runtime, system_clock()));
-    let mut http = tokio::spawn(server::serve(listener, ctx.clone()));
+    let mut http = tokio::spawn(server::serve(listener, ctx.clone(), tls));
     let result = tokio::select! {
         _ = node::run(ctx) => Ok(()),
         served = &mut http => match served {

@@ -42,13 +42,18 @@ async fn run(flags: Flags) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let client = match flags.connection.client() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tug-kubelet: {e}");
-            return ExitCode::from(1);
-        }
+    let names: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
+    let credentials = tokio::select! {
+        c = tug_kubelet::bootstrap::credentials(&flags, &names) => match c {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("tug-kubelet: {e:#}");
+                return ExitCode::from(1);
+            }
+        },
+        _ = shutdown_signal() => return ExitCode::SUCCESS,
     };
+    let client = credentials.client;
     let runtime = flags.runtime.unwrap_or(RuntimeKind::Fake);
     tracing::info!(
         nodes = configs.len(),
@@ -63,7 +68,15 @@ async fn run(flags: Flags) -> ExitCode {
                 tug_kubelet::run_hollow_nodes(client, configs, flags.fake_config()).await;
                 Ok(())
             }
-            RuntimeKind::Runc => tug_kubelet::run_runc_node(client, configs, &flags.runc).await,
+            RuntimeKind::Runc => {
+                tug_kubelet::run_runc_node(
+                    client,
+                    configs,
+                    &flags.runc,
+                    credentials.client_ca_pem.as_deref(),
+                )
+                .await
+            }
         }
     };
     tokio::select! {

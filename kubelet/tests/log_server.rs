@@ -1,7 +1,10 @@
-//! The kubelet's HTTP server in a whole chain: a real apiserver process,
-//! a node agent in this process (registration, status, pod workers) whose
-//! server listens on a loopback port and is registered as the Node's
-//! kubelet endpoint, and `pods/log` requests through the apiserver.
+//! The kubelet's HTTPS server in a whole chain: a real apiserver process
+//! (with its generated cluster CA), a node agent in this process
+//! (registration, status, pod workers) whose server listens on a loopback
+//! port and is registered as the Node's kubelet endpoint, and `pods/log`
+//! requests through the apiserver, which presents its kubelet client
+//! certificate. Directly, an admin's certificate is served, a client
+//! without one is refused at the handshake, and a plain user's is 403.
 //!
 //! The node runs its pods with the fake runtime (no root needed), whose
 //! containers start, exit on schedule (`fake.tugboat.dev/exit-after`) and
@@ -101,6 +104,17 @@ fn write_log(path: &std::path::Path, lines: &[(&str, &str, &str)]) {
     }
 }
 
+/// An HTTPS client presenting `identity` (certificate and key, PEM), not
+/// verifying the kubelet's self-signed serving certificate (as the
+/// apiserver does not).
+fn https_client(identity: Option<&[u8]>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(true);
+    if let Some(pem) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
 async fn read_all<T: AsRef<[u8]>, E: std::fmt::Debug>(
     mut s: impl futures::Stream<Item = Result<T, E>> + Unpin,
 ) -> String {
@@ -141,6 +155,15 @@ async fn logs_are_served_through_the_apiserver_from_the_kubelet() {
         .unwrap();
     config.kubelet_port = listener.local_addr().unwrap().port();
     let port = config.kubelet_port;
+    let ca_pem = server.ca_pem().unwrap();
+    let serving = tug_api::pki::self_signed_serving(
+        NODE,
+        &[NODE.to_string()],
+        &["127.0.0.1".parse().unwrap()],
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let tls = tug_kubelet::server::tls::server_config(&serving, &ca_pem).unwrap();
     let runtime = Arc::new(FileLogs {
         inner: FakeRuntime::new(flags.fake_config()),
         dir: logs_dir.path().to_path_buf(),
@@ -152,7 +175,7 @@ async fn logs_are_served_through_the_apiserver_from_the_kubelet() {
         system_clock(),
     ));
     let agent = tokio::spawn(tug_kubelet::node::run(ctx.clone()));
-    let http = tokio::spawn(tug_kubelet::server::serve(listener, ctx.clone()));
+    let http = tokio::spawn(tug_kubelet::server::serve(listener, ctx.clone(), tls));
 
     // The node registers with its kubelet endpoint; give it a podCIDR.
     let nodes: Api<Node> = Api::all(client.clone());
@@ -212,9 +235,14 @@ async fn logs_are_served_through_the_apiserver_from_the_kubelet() {
         &[("stdout", "F", "hello"), ("stderr", "F", "warming up")],
     );
 
-    // The kubelet's own endpoints.
-    let http_client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    // The kubelet's own endpoints, with the admin's certificate.
+    let base = format!("https://127.0.0.1:{port}");
+    let admin = Config::from_kubeconfig(&tug_client::KubeconfigOptions {
+        kubeconfig: Some(server.admin_kubeconfig()),
+        ..Default::default()
+    })
+    .unwrap();
+    let http_client = https_client(admin.identity_pem.as_deref());
     let health = http_client
         .get(format!("{base}/healthz"))
         .send()
@@ -239,6 +267,34 @@ async fn logs_are_served_through_the_apiserver_from_the_kubelet() {
     assert_eq!(missing.status().as_u16(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["kind"], "Status");
+
+    // No certificate: the handshake is refused. A user of the cluster CA
+    // that RBAC does not let `get nodes/proxy`: 403.
+    let anonymous = https_client(None)
+        .get(format!("{base}/healthz"))
+        .send()
+        .await;
+    assert!(anonymous.is_err(), "no client certificate, no connection");
+    let ca = tug_api::pki::Ca::from_pem(
+        &ca_pem,
+        &std::fs::read_to_string(server.data_dir().join("pki/ca.key")).unwrap(),
+    )
+    .unwrap();
+    let jane = ca
+        .issue_client("jane", &["developers"], Duration::from_secs(3600))
+        .unwrap();
+    let jane_pem = format!("{}{}", jane.cert_pem, jane.key_pem);
+    let denied = https_client(Some(jane_pem.as_bytes()))
+        .get(format!("{base}/containerLogs/default/talker/app"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status().as_u16(), 403);
+    let status: serde_json::Value = denied.json().await.unwrap();
+    assert_eq!(
+        status["message"],
+        "Forbidden (user=jane, verb=get, resource=nodes, subresource=proxy)"
+    );
 
     // Through the apiserver: the whole log, the tail, with timestamps.
     let all = pods.logs("talker", &LogParams::default()).await.unwrap();
@@ -312,7 +368,7 @@ async fn logs_are_served_through_the_apiserver_from_the_kubelet() {
     );
 
     // The kubelet refusing a request: its 400 passes through as a Status.
-    let e = http_client
+    let e = reqwest::Client::new()
         .get(format!(
             "{}/api/v1/namespaces/default/pods/talker/log?limitBytes=0",
             server.url

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::apps::{Deployment, ReplicaSet};
 use crate::autoscaling::Scale;
+use crate::certificates::CertificateSigningRequest;
 use crate::coordination::Lease;
 use crate::core::{Binding, ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use crate::managedfields::ListTypes;
@@ -103,6 +104,7 @@ pub fn definitions() -> Map<String, Value> {
         root::<Deployment>(g, true),
         root::<ReplicaSet>(g, true),
         root::<Lease>(g, true),
+        root::<CertificateSigningRequest>(g, true),
         root::<Role>(g, true),
         root::<ClusterRole>(g, true),
         root::<RoleBinding>(g, true),

@@ -43,6 +43,15 @@ const AUTOSCALING: &[&str] = &["Scale", "ScaleSpec", "ScaleStatus"];
 /// `coordination.k8s.io/v1` types.
 const COORDINATION: &[&str] = &["Lease", "LeaseList", "LeaseSpec"];
 
+/// `certificates.k8s.io/v1` types.
+const CERTIFICATES: &[&str] = &[
+    "CertificateSigningRequest",
+    "CertificateSigningRequestList",
+    "CertificateSigningRequestSpec",
+    "CertificateSigningRequestStatus",
+    "CertificateSigningRequestCondition",
+];
+
 /// `rbac.authorization.k8s.io/v1` types.
 const RBAC: &[&str] = &[
     "Role",
@@ -94,6 +103,7 @@ pub(crate) fn upstream(rust: &str) -> String {
         n if APPS.contains(&n) => "io.k8s.api.apps.v1",
         n if AUTOSCALING.contains(&n) => "io.k8s.api.autoscaling.v1",
         n if COORDINATION.contains(&n) => "io.k8s.api.coordination.v1",
+        n if CERTIFICATES.contains(&n) => "io.k8s.api.certificates.v1",
         n if RBAC.contains(&n) => "io.k8s.api.rbac.v1",
         _ => "io.k8s.api.core.v1",
     };

@@ -31,6 +31,22 @@ impl ServerError {
         }
     }
 
+    /// 401: no verified client certificate.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ServerError {
+            code: 401,
+            message: message.into(),
+        }
+    }
+
+    /// 403: the client may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ServerError {
+            code: 403,
+            message: message.into(),
+        }
+    }
+
     /// 503: the apiserver could not be asked.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ServerError {
@@ -43,6 +59,8 @@ impl ServerError {
     fn reason(&self) -> &'static str {
         match self.code {
             400 => "BadRequest",
+            401 => "Unauthorized",
+            403 => "Forbidden",
             404 => "NotFound",
             503 => "ServiceUnavailable",
             _ => "InternalError",

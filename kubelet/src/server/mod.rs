@@ -1,11 +1,16 @@
-//! The kubelet's HTTP server (`--address`, `--port` 10250): `/healthz`,
+//! The kubelet's HTTPS server (`--address`, `--port` 10250): `/healthz`,
 //! `/pods` (the pods bound to this node) and
 //! `/containerLogs/{ns}/{pod}/{container}` (what the apiserver's
-//! `pods/log` proxies to).
+//! `pods/log` proxies to). Only clients with a certificate of the
+//! cluster CA get in ([`tls`]), and only those allowed ([`authz`]): the
+//! apiserver and admins (`system:masters`), or whom RBAC lets `get
+//! nodes/proxy` of this node.
 
+pub mod authz;
 pub mod cri_log;
 pub mod error;
 pub mod logs;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,8 +42,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("the kubelet server cannot listen on {addr}"))
 }
 
-/// The routes of the server for node `ctx`.
+/// The routes of the server for node `ctx`, behind the authorization
+/// middleware.
 pub fn router(ctx: Arc<NodeCtx>) -> Router {
+    let cache = Arc::new(authz::DecisionCache::default());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/pods", get(pods))
@@ -47,15 +54,24 @@ pub fn router(ctx: Arc<NodeCtx>) -> Router {
             "/containerLogs/{namespace}/{pod}/{container}",
             get(container_logs),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            (ctx.clone(), cache),
+            authz::authorize,
+        ))
         .with_state(ctx)
 }
 
-/// Serve node `ctx` on `listener` until the future is dropped.
-pub async fn serve(listener: TcpListener, ctx: Arc<NodeCtx>) -> std::io::Result<()> {
+/// Serve node `ctx` on `listener` over TLS with `tls` (see
+/// [`tls::server_config`]) until the future is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<NodeCtx>,
+    tls: Arc<rustls::ServerConfig>,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, node = %ctx.config.name, "the kubelet server listens");
+        tracing::info!(%addr, node = %ctx.config.name, "the kubelet server listens (HTTPS)");
     }
-    axum::serve(listener, router(ctx)).await
+    tls::serve(listener, router(ctx), tls).await
 }
 
 /// `GET /pods`: a `PodList` of the pods bound to this node.

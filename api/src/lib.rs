@@ -9,6 +9,7 @@ pub mod managedfields;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod pki;
 pub mod quantity;
 pub mod resource;
 pub mod selector;

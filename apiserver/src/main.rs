@@ -27,6 +27,9 @@ fn init_logging(format: &str) {
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     init_logging(&flags.log_format);
+    if let Err(e) = flags.tls.validate() {
+        anyhow::bail!("{e}");
+    }
     let storage: Arc<dyn Storage> = if flags.etcd_servers.is_empty() {
         std::fs::create_dir_all(&flags.data_dir)
             .with_context(|| format!("creating --data-dir {}", flags.data_dir.display()))?;
@@ -56,7 +59,9 @@ async fn main() -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     let server = ApiServer::start(storage, config).await?;
-    let addr = SocketAddr::new(flags.bind_address, flags.insecure_port);
+    // Interim (until the TLS serve loop lands in this branch): only the
+    // loopback insecure port is served.
+    let addr = SocketAddr::new(flags.tls.insecure_bind_address, flags.tls.insecure_port);
     let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, "serving the API over plain HTTP");
     // SKELETON (issue 8): the TLS engineer replaces this plain serve loop

@@ -1,5 +1,14 @@
-//! Start a real `tug-apiserver` process for a test, on a free loopback
-//! port, over a fresh data directory or a given etcd.
+//! Start a real `tug-apiserver` process for a test, on free loopback
+//! ports, over a fresh data directory or a given etcd.
+//!
+//! It serves HTTPS on a free `--secure-port` (bound to 127.0.0.1 unless
+//! the test passes its own `--bind-address`) and plain HTTP on a free
+//! loopback `--insecure-port`. [`ApiServerProcess::url`] is the plain
+//! port, which the apiserver trusts completely (user `system:unsecured`
+//! in `system:masters`): tests that are not about security use it.
+//! Tests that are use [`ApiServerProcess::secure_url`] with the
+//! credentials the apiserver generated in its data directory
+//! ([`ApiServerProcess::admin_kubeconfig`], [`ApiServerProcess::ca_pem`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,9 +34,14 @@ pub struct ApiServerProcess {
     store: Store,
     data_dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// The plain-HTTP loopback port (`--insecure-port`).
     pub port: u16,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`: the insecure port, trusted as an admin.
     pub url: String,
+    /// The HTTPS port (`--secure-port`).
+    pub secure_port: u16,
+    /// `https://127.0.0.1:SECURE_PORT`
+    pub secure_url: String,
 }
 
 impl ApiServerProcess {
@@ -41,6 +55,10 @@ impl ApiServerProcess {
         extra_args: &[&str],
     ) -> anyhow::Result<Self> {
         let port = free_port();
+        let mut secure_port = free_port();
+        while secure_port == port {
+            secure_port = free_port();
+        }
         let mut server = ApiServerProcess {
             child: None,
             binary: binary.to_path_buf(),
@@ -49,20 +67,41 @@ impl ApiServerProcess {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             port,
             url: format!("http://127.0.0.1:{port}"),
+            secure_port,
+            secure_url: format!("https://127.0.0.1:{secure_port}"),
         };
         server.spawn()?;
         Ok(server)
     }
 
+    /// The `--data-dir` (store, `pki/`, generated kubeconfigs).
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// The kubeconfig the apiserver generated for `kubernetes-admin`
+    /// (group `system:masters`): server [`Self::secure_url`]'s address,
+    /// the cluster CA and a client certificate, inline.
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.data_dir.path().join("admin.kubeconfig")
+    }
+
+    /// The cluster CA certificate (PEM) the apiserver generated.
+    pub fn ca_pem(&self) -> anyhow::Result<String> {
+        let path = self.data_dir.path().join("pki/ca.crt");
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--insecure-port")
             .arg(self.port.to_string())
-            .arg("--data-dir")
+            .arg("--secure-port")
+            .arg(self.secure_port.to_string());
+        if !self.extra_args.iter().any(|a| a == "--bind-address") {
+            cmd.arg("--bind-address").arg("127.0.0.1");
+        }
+        cmd.arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.extra_args)
             .env(

@@ -6,7 +6,6 @@ pub mod auth;
 pub mod limits;
 pub mod tls;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,21 +15,18 @@ use tug_api::duration::parse_duration;
 
 /// Tugboat's API server.
 #[derive(Parser, Debug)]
-#[command(name = "tug-apiserver", version, about)]
+// A flag given twice keeps its last value (as upstream's pflag does), so
+// a launcher's defaults can be overridden by arguments appended later.
+#[command(name = "tug-apiserver", version, about, args_override_self = true)]
 pub struct Flags {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind_address: IpAddr,
-    /// Plain-HTTP port. (HTTPS on --secure-port arrives with the Security issue.)
-    #[arg(long, default_value_t = 8080)]
-    pub insecure_port: u16,
     #[command(flatten)]
     pub tls: tls::TlsFlags,
     #[command(flatten)]
     pub auth: auth::AuthFlags,
     #[command(flatten)]
     pub limits: limits::LimitFlags,
-    /// Directory for the embedded store (and, later, certificates).
+    /// Directory for the embedded store, the generated PKI (`pki/`) and
+    /// kubeconfigs.
     #[arg(long, default_value = "/var/lib/tugboat/apiserver")]
     pub data_dir: PathBuf,
     /// Comma-separated etcd client URLs; unset = embedded SQLite in --data-dir.
@@ -60,6 +56,7 @@ pub struct Flags {
     pub log_format: String,
 }
 
+/// Parse `FIRST-LAST` (`--service-node-port-range`).
 pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let (a, b) = s
         .split_once('-')

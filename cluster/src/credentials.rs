@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use tug_client::bootstrap::{create_token, TokenOptions};
 use tug_client::config::{Cluster as KubeCluster, Kubeconfig, User};
 use tug_client::{Client, Config, KubeconfigOptions};
 
@@ -88,12 +89,14 @@ pub async fn join_credentials(client: &Client, state_dir: &Path) -> Result<JoinC
         .map_err(io(format!("reading the cluster CA {}", ca_path.display())))?;
     let ca_cert_hash = tug_api::pki::ca_cert_hash(&ca)
         .map_err(|e| Error::Invalid(format!("the cluster CA {}: {e}", ca_path.display())))?;
-    let token = tug_client::bootstrap::create_token(
-        client,
-        JOIN_TOKEN_TTL,
-        "joins the nodes of a tugctl cluster",
-    )
-    .await?;
+    let options = TokenOptions {
+        ttl: Some(JOIN_TOKEN_TTL),
+        description: "joins the nodes of a tugctl cluster".into(),
+        ..Default::default()
+    };
+    let token = create_token(client, &options)
+        .await
+        .map_err(|e| Error::Invalid(format!("creating a join token: {e}")))?;
     Ok(JoinCredentials {
         token: token.to_string(),
         ca_cert_hash,

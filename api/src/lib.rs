@@ -19,9 +19,12 @@ pub mod table;
 pub mod validation;
 
 pub mod apps;
+pub mod authorization;
 pub mod autoscaling;
+pub mod certificates;
 pub mod coordination;
 pub mod core;
+pub mod rbac;
 
 pub use intstr::IntOrString;
 pub use meta::{

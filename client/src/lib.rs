@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 pub mod api;
 mod backoff;
+pub mod bootstrap;
 pub mod client;
 pub mod component;
 pub mod config;

@@ -98,6 +98,9 @@ pub enum Command {
     /// Start, stop and inspect a local cluster.
     #[command(subcommand)]
     Cluster(crate::commands::cluster::ClusterCommand),
+    /// Manage bootstrap tokens for joining nodes.
+    #[command(subcommand)]
+    Token(crate::commands::token::TokenCommand),
 }
 
 /// `--dry-run`: kubectl's `none|client|server`; a bare `--dry-run` is `client`.

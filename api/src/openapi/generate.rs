@@ -9,11 +9,13 @@ use serde_json::{json, Map, Value};
 
 use crate::apps::{Deployment, ReplicaSet};
 use crate::autoscaling::Scale;
+use crate::certificates::CertificateSigningRequest;
 use crate::coordination::Lease;
 use crate::core::{Binding, ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 use crate::managedfields::ListTypes;
 use crate::meta::ListMeta;
 use crate::patch::PatchSchema;
+use crate::rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use crate::resource::Resource;
 use crate::status::Status;
 
@@ -102,6 +104,11 @@ pub fn definitions() -> Map<String, Value> {
         root::<Deployment>(g, true),
         root::<ReplicaSet>(g, true),
         root::<Lease>(g, true),
+        root::<CertificateSigningRequest>(g, true),
+        root::<Role>(g, true),
+        root::<ClusterRole>(g, true),
+        root::<RoleBinding>(g, true),
+        root::<ClusterRoleBinding>(g, true),
         root::<Scale>(g, false),
         root::<Binding>(g, false),
     ];

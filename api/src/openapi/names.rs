@@ -43,6 +43,31 @@ const AUTOSCALING: &[&str] = &["Scale", "ScaleSpec", "ScaleStatus"];
 /// `coordination.k8s.io/v1` types.
 const COORDINATION: &[&str] = &["Lease", "LeaseList", "LeaseSpec"];
 
+/// `certificates.k8s.io/v1` types.
+const CERTIFICATES: &[&str] = &[
+    "CertificateSigningRequest",
+    "CertificateSigningRequestList",
+    "CertificateSigningRequestSpec",
+    "CertificateSigningRequestStatus",
+    "CertificateSigningRequestCondition",
+];
+
+/// `rbac.authorization.k8s.io/v1` types.
+const RBAC: &[&str] = &[
+    "Role",
+    "RoleList",
+    "ClusterRole",
+    "ClusterRoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "PolicyRule",
+    "Subject",
+    "RoleRef",
+    "AggregationRule",
+];
+
 /// Rust type names that spell an acronym differently from Go (or name a
 /// type after a different upstream one), with the upstream name.
 const GO_NAMES: &[(&str, &str)] = &[
@@ -78,6 +103,8 @@ pub(crate) fn upstream(rust: &str) -> String {
         n if APPS.contains(&n) => "io.k8s.api.apps.v1",
         n if AUTOSCALING.contains(&n) => "io.k8s.api.autoscaling.v1",
         n if COORDINATION.contains(&n) => "io.k8s.api.coordination.v1",
+        n if CERTIFICATES.contains(&n) => "io.k8s.api.certificates.v1",
+        n if RBAC.contains(&n) => "io.k8s.api.rbac.v1",
         _ => "io.k8s.api.core.v1",
     };
     format!("{package}.{go}")
@@ -88,8 +115,12 @@ pub(crate) fn upstream(rust: &str) -> String {
 pub(crate) fn of_kind(group: &str, version: &str, kind: &str) -> String {
     let group = match group {
         "" => "core",
-        // `coordination.k8s.io` → `coordination`, as the Go packages are named.
-        g => g.strip_suffix(".k8s.io").unwrap_or(g),
+        // `coordination.k8s.io` → `coordination`, as the Go packages are
+        // named; `rbac.authorization.k8s.io` → `rbac`.
+        g => {
+            let g = g.strip_suffix(".k8s.io").unwrap_or(g);
+            g.strip_suffix(".authorization").unwrap_or(g)
+        }
     };
     format!("io.k8s.api.{group}.{version}.{kind}")
 }
@@ -118,6 +149,11 @@ mod tests {
             upstream("Lease")
         );
         assert_eq!(of_kind("", "v1", "Pod"), upstream("Pod"));
+        assert_eq!(
+            of_kind("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
+            "io.k8s.api.rbac.v1.ClusterRoleBinding"
+        );
+        assert_eq!(upstream("PolicyRule"), "io.k8s.api.rbac.v1.PolicyRule");
         assert_eq!(
             upstream("HttpGetAction"),
             "io.k8s.api.core.v1.HTTPGetAction"

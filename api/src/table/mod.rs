@@ -219,6 +219,7 @@ pub fn for_kind(kind: &str) -> &'static KindTable {
         "ConfigMap" => &core::CONFIG_MAP,
         "Secret" => &core::SECRET,
         "Lease" => &core::LEASE,
+        "CertificateSigningRequest" => &crate::certificates::CSR_TABLE,
         _ => &core::DEFAULT,
     }
 }

@@ -1,10 +1,11 @@
 //! `GET pods/{name}/log`: a container's log, fetched from the kubelet of
-//! the pod's node (`GET http://<InternalIP>:<kubelet port>/containerLogs/
-//! {ns}/{pod}/{container}`) and streamed back as it comes — with
-//! `follow`, for as long as the kubelet streams; a client hanging up
-//! closes the request to the kubelet.
+//! the pod's node (`GET https://<InternalIP>:<kubelet port>/containerLogs/
+//! {ns}/{pod}/{container}`, presenting the apiserver's kubelet client
+//! certificate) and streamed back as it comes — with `follow`, for as
+//! long as the kubelet streams; a client hanging up closes the request to
+//! the kubelet.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,6 +15,7 @@ use tug_api::status::Status;
 
 use crate::error::{ApiError, ApiResult};
 use crate::objects::meta_str;
+use crate::server::KubeletClientConfig;
 
 use super::Call;
 
@@ -28,16 +30,36 @@ const FORWARDED: [&str; 7] = [
     "limitBytes",
 ];
 
-/// One HTTP client for every kubelet: connections are reused; no overall
-/// timeout, since a follow lasts as long as the container runs.
-fn kubelet_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client without TLS settings builds")
-    })
+/// One HTTP client per kubelet client credential (one per apiserver in
+/// practice): connections are reused; no overall timeout, since a follow
+/// lasts as long as the container runs.
+fn kubelet_client(config: &KubeletClientConfig) -> ApiResult<reqwest::Client> {
+    static CLIENTS: Mutex<Vec<(Option<Vec<u8>>, reqwest::Client)>> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(id, _)| *id == config.identity_pem) {
+        return Ok(c.clone());
+    }
+    let client = build_kubelet_client(config)?;
+    clients.push((config.identity_pem.clone(), client.clone()));
+    Ok(client)
+}
+
+/// HTTPS with the apiserver's client certificate; the kubelet's serving
+/// certificate (self-signed by each kubelet) is not verified, as upstream
+/// without `--kubelet-certificate-authority`.
+fn build_kubelet_client(config: &KubeletClientConfig) -> ApiResult<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .danger_accept_invalid_certs(true);
+    if let Some(pem) = &config.identity_pem {
+        let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
+            ApiError::internal(format!("the kubelet client certificate is not usable: {e}"))
+        })?;
+        builder = builder.identity(identity);
+    }
+    builder
+        .build()
+        .map_err(|e| ApiError::internal(format!("cannot build the kubelet client: {e}")))
 }
 
 /// The container a log request means: the one named, else the pod's only
@@ -178,7 +200,7 @@ async fn proxy(call: &Call<'_>, name: &str) -> ApiResult<Response> {
         .object;
     let (host, port) = kubelet_address(&node, node_name)?;
     let url = format!(
-        "http://{host}:{port}/containerLogs/{}/{}/{}",
+        "https://{host}:{port}/containerLogs/{}/{}/{}",
         namespace,
         meta_str(&pod, "name"),
         container
@@ -187,7 +209,7 @@ async fn proxy(call: &Call<'_>, name: &str) -> ApiResult<Response> {
         .iter()
         .filter(|(k, _)| FORWARDED.contains(&k.as_str()))
         .collect();
-    let response = kubelet_client()
+    let response = kubelet_client(&server.config.kubelet_client)?
         .get(&url)
         .query(&forwarded)
         .send()

@@ -250,6 +250,9 @@ async fn serve(
             };
             respond(result, false)
         }
+        (None, None, &Method::POST) if subresources::records_requester(&handler) => {
+            written(subresources::create_as_requester(&call).await)
+        }
         (None, None, &Method::POST) => written(crud::create(&call).await),
         (None, None, &Method::DELETE) => {
             let result = match crud::delete_request(headers, raw, &params) {
@@ -258,7 +261,7 @@ async fn serve(
             };
             respond(result, false)
         }
-        (Some(name), None | Some("status"), &Method::GET) => {
+        (Some(name), None | Some("status") | Some("approval"), &Method::GET) => {
             let result = match table::requested(headers, &params) {
                 Ok(tables) => crud::get(s, &handler, ns, name)
                     .await
@@ -300,6 +303,14 @@ async fn serve(
             };
             respond(result, false)
         }
+        (Some(name), Some("approval"), &Method::PUT) => respond(
+            subresources::update_approval(&call, name, false).await,
+            false,
+        ),
+        (Some(name), Some("approval"), &Method::PATCH) => respond(
+            subresources::update_approval(&call, name, true).await,
+            false,
+        ),
         (Some(name), Some("log"), &Method::GET) => logs::pod_log(&call, name).await,
         (Some(name), Some("binding"), &Method::POST) => {
             respond(subresources::bind(&call, name).await, true)

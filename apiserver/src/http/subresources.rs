@@ -1,8 +1,11 @@
 //! Subresources: `status` (every kind with one), `scale` (Deployments,
-//! ReplicaSets), `binding` (Pods) and `finalize` (Namespaces).
+//! ReplicaSets), `binding` (Pods), `finalize` (Namespaces) and `approval`
+//! (CertificateSigningRequests, whose create also records the requester).
 
+use serde::Deserialize;
 use serde_json::Value;
-use tug_api::Time;
+use tug_api::certificates::CertificateSigningRequest;
+use tug_api::{Resource, Strategy, Time};
 
 use crate::error::{ApiError, ApiResult};
 use crate::objects::meta_str;
@@ -187,4 +190,97 @@ pub async fn finalize_namespace(call: &Call<'_>, name: &str) -> ApiResult<Value>
         Ok((ns, pinned))
     })
     .await
+}
+
+/// Whether creating an object of this kind records who asked in its
+/// spec (CertificateSigningRequests: `spec.username`, `uid`, `groups`).
+pub fn records_requester(handler: &Handler) -> bool {
+    let info = handler.info();
+    info.group == CertificateSigningRequest::GROUP && info.kind == CertificateSigningRequest::KIND
+}
+
+/// POST a CertificateSigningRequest: whatever the body says,
+/// `spec.username`, `spec.uid`, `spec.groups` and `spec.extra` are the
+/// authenticated requester's (upstream's `PrepareForCreate`), so an
+/// approver can trust them.
+pub async fn create_as_requester(call: &Call<'_>) -> ApiResult<super::fieldmanager::Written> {
+    let mut body_value = call.body()?;
+    if let Some(obj) = body_value.as_object_mut() {
+        let spec = obj
+            .entry("spec")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(spec) = spec.as_object_mut() {
+            let user = call.user;
+            spec.insert("username".into(), Value::String(user.name.clone()));
+            spec.insert("uid".into(), Value::String(user.uid.clone()));
+            spec.insert("groups".into(), serde_json::json!(user.groups));
+            spec.remove("extra");
+        }
+    }
+    let raw = bytes::Bytes::from(
+        serde_json::to_vec(&body_value).map_err(|e| ApiError::internal(format!("encode: {e}")))?,
+    );
+    let mut headers = call.headers.clone();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    super::crud::create(&Call {
+        raw: &raw,
+        headers: &headers,
+        ..*call
+    })
+    .await
+}
+
+/// PUT or PATCH `certificatesigningrequests/{name}/approval`: only the
+/// conditions change (Approved/Denied are written here, never through
+/// `/status`); the spec and the certificate stay as stored.
+pub async fn update_approval(call: &Call<'_>, name: &str, is_patch: bool) -> ApiResult<Value> {
+    let info = call.handler.info();
+    let (patch_type, doc) = if is_patch {
+        let (pt, doc) = call.patch()?;
+        (Some(pt), doc)
+    } else {
+        (None, call.body()?)
+    };
+    let pinned = match patch_type {
+        Some(_) => None,
+        None => pinned_revision(&doc)?,
+    };
+    update(call, name, |current| {
+        let new = match patch_type {
+            Some(pt) => patch::apply(info, pt, current, &doc)?,
+            None => doc.clone(),
+        };
+        Ok((approval_update(new, current, name)?, pinned))
+    })
+    .await
+}
+
+/// The stored CSR `current` with the conditions of `new`, validated.
+fn approval_update(new: Value, current: &Value, name: &str) -> ApiResult<Value> {
+    use tug_api::decode::decode_strict;
+    let kind = CertificateSigningRequest::KIND;
+    let group = CertificateSigningRequest::GROUP;
+    let new: CertificateSigningRequest = decode_strict(new).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: {e}"
+        ))
+    })?;
+    let old: CertificateSigningRequest = CertificateSigningRequest::deserialize(current)
+        .map_err(|e| ApiError::internal(format!("stored {kind} could not be decoded: {e}")))?;
+    if !new.metadata.name.is_empty() && new.metadata.name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            new.metadata.name
+        )));
+    }
+    let mut updated = new.approval_update(&old);
+    let errors = updated.validate_update(&old);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(kind, group, name, &errors));
+    }
+    updated.set_type_meta();
+    serde_json::to_value(&updated).map_err(|e| ApiError::internal(format!("encode: {e}")))
 }

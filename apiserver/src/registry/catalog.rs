@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tug_api::apps::{Deployment, ReplicaSet};
+use tug_api::certificates::CertificateSigningRequest;
 use tug_api::coordination::Lease;
 use tug_api::core::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
 
@@ -24,6 +25,9 @@ pub fn all_kinds() -> Vec<Handler> {
         Arc::new(Typed::<Deployment>::scalable(&["status", "scale"])),
         Arc::new(Typed::<ReplicaSet>::scalable(&["status", "scale"])),
         Arc::new(Typed::<Lease>::new(&[])),
+        Arc::new(Typed::<CertificateSigningRequest>::new(&[
+            "status", "approval",
+        ])),
     ]
 }
 

@@ -25,6 +25,7 @@ pub mod prune;
 pub mod rollout;
 pub mod scale;
 pub mod target;
+pub mod token;
 pub mod wait;
 pub mod watch;
 
@@ -82,6 +83,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::ApiResources(args) => info::api_resources(&ctx()?, args).await,
         Command::Config(command) => config::run(&cli.global, command),
         Command::Cluster(command) => cluster::run(&cli.global, command).await,
+        Command::Token(command) => token::run(&cli.global, command).await,
         Command::Completion(args) => {
             completion(args.shell);
             Ok(())

@@ -1175,7 +1175,12 @@ fn create_network(spec: &ClusterSpec, proxy_binary: PathBuf) -> Result<NetworkSt
     let lan = Lan::create_in(&dir.display().to_string(), subnet)?;
     // What the controller-manager allocates pod ranges from (the last
     // one started decides nothing: they all get the same flags).
-    let manager = args::controller_manager("", spec.nodes, &spec.extra_args.controller_manager);
+    let manager = args::controller_manager(
+        &paths::generated_kubeconfig(&spec.state_dir, "controller-manager"),
+        &paths::pki_dir(&spec.state_dir),
+        spec.nodes,
+        &spec.extra_args.controller_manager,
+    );
     Ok(NetworkState {
         cgroup_root: format!("/tugboat-{}-{}", spec.name, lan.hash),
         lan,

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs Tugboat on this machine from a built tree (deploy/README.md):
 # the binaries, the systemd units (deploy/systemd/), the example settings
-# (deploy/tugboat.env.example), a kubeconfig for tugctl
-# (deploy/kubeconfig.example), the br_netfilter/sysctl settings nodes
+# (deploy/tugboat.env.example), the br_netfilter/sysctl settings nodes
 # need, and the guide. It never overwrites /etc/tugboat/tugboat.env once it
 # exists, and never starts or enables a unit: the guide says which units run
 # on which VM.
@@ -69,7 +68,6 @@ for unit in deploy/systemd/*.service; do
 done
 
 install -m 0644 deploy/tugboat.env.example "$etc/tugboat/tugboat.env.example"
-install -m 0644 deploy/kubeconfig.example "$etc/tugboat/kubeconfig.example"
 if [ ! -e "$etc/tugboat/tugboat.env" ]; then
   install -m 0600 deploy/tugboat.env.example "$etc/tugboat/tugboat.env"
   created_env=yes

@@ -54,6 +54,7 @@ pub use tug_api as api_types;
 
 pub use crate::api::{Api, ApiObject, Deleted, DynamicApi};
 pub use crate::client::{Client, Request};
+pub use reqwest::Method;
 pub use crate::config::{Config, Kubeconfig, KubeconfigOptions};
 pub use crate::controller::{run_workers, Action};
 pub use crate::discovery::{DiscoveredResource, Discovery};

@@ -17,9 +17,11 @@ pub const PROXY_HEALTHZ_PORT: u16 = 10256;
 /// The controller-manager's `--cluster-cidr` unless told otherwise.
 pub const DEFAULT_CLUSTER_CIDR: &str = "10.244.0.0/16";
 
-/// `tug-apiserver` on `bind:port` (loopback, or the netns nodes' LAN
-/// address: never every address, there is no authentication yet), its
-/// store in `data_dir` or, when given, on etcd at `etcd_url`.
+/// `tug-apiserver` serving HTTPS on `bind:port` (loopback, or the netns
+/// nodes' LAN address) and advertising that address in the kubeconfigs it
+/// generates, its store in `data_dir` or, when given, on etcd at
+/// `etcd_url`. It creates the cluster's CA and credentials in `data_dir`
+/// on first start.
 pub fn apiserver(
     bind: IpAddr,
     port: u16,
@@ -30,7 +32,9 @@ pub fn apiserver(
     let mut args = vec![
         "--bind-address".to_string(),
         bind.to_string(),
-        "--insecure-port".into(),
+        "--advertise-address".into(),
+        bind.to_string(),
+        "--secure-port".into(),
         port.to_string(),
         "--data-dir".into(),
         data_dir.display().to_string(),
@@ -42,9 +46,12 @@ pub fn apiserver(
     args
 }
 
-/// A scheduler or controller-manager talking to `master`.
-pub fn control_plane(master: &str, extra: &[String]) -> Vec<String> {
-    let mut args = vec!["--master".to_string(), master.to_string()];
+/// A scheduler or controller-manager with its own credential.
+pub fn control_plane(kubeconfig: &Path, extra: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "--kubeconfig".to_string(),
+        kubeconfig.display().to_string(),
+    ];
     args.extend_from_slice(extra);
     args
 }
@@ -55,11 +62,23 @@ const DEFAULT_CIDR_NODES: usize = 256;
 /// synthesised 10.200.x.y addresses and the service range.
 const LARGE_CLUSTER_CIDR: &str = "10.64.0.0/10";
 
-/// A controller-manager for a cluster of `nodes`: past what the default
-/// pod range holds it gets a wider `--cluster-cidr`, unless `extra`
-/// chooses one.
-pub fn controller_manager(master: &str, nodes: usize, extra: &[String]) -> Vec<String> {
-    let mut args = vec!["--master".to_string(), master.to_string()];
+/// A controller-manager for a cluster of `nodes`, signing nodes' client
+/// certificates with the cluster CA `pki` holds: past what the default pod
+/// range holds it gets a wider `--cluster-cidr`, unless `extra` chooses one.
+pub fn controller_manager(
+    kubeconfig: &Path,
+    pki: &Path,
+    nodes: usize,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--kubeconfig".to_string(),
+        kubeconfig.display().to_string(),
+        "--cluster-signing-cert-file".into(),
+        pki.join("ca.crt").display().to_string(),
+        "--cluster-signing-key-file".into(),
+        pki.join("ca.key").display().to_string(),
+    ];
     let chosen = extra.iter().any(|a| a.starts_with("--cluster-cidr"));
     if nodes > DEFAULT_CIDR_NODES && !chosen {
         args.push(format!("--cluster-cidr={LARGE_CLUSTER_CIDR}"));
@@ -68,10 +87,59 @@ pub fn controller_manager(master: &str, nodes: usize, extra: &[String]) -> Vec<S
     args
 }
 
+/// How a kubelet authenticates to the apiserver.
+#[derive(Clone, Copy, Debug)]
+pub enum Credential<'a> {
+    /// A kubeconfig used as it is. Hollow nodes (several Nodes in one
+    /// process, a scale-test fake) share the cluster admin's, since no one
+    /// node identity covers them all.
+    Kubeconfig(&'a Path),
+    /// Join as a real node does: the bootstrap token authenticates a
+    /// certificate signing request for `system:node:<name>`, and the
+    /// cluster CA is trusted only if its hash matches. The kubelet keeps
+    /// the certificate it gets and writes `<root-dir>/kubeconfig`.
+    Join {
+        /// `https://host:port` of the apiserver.
+        master: &'a str,
+        /// `<id>.<secret>`.
+        token: &'a str,
+        /// `sha256:<hex>` of the CA's public key.
+        ca_cert_hash: &'a str,
+    },
+}
+
+impl Credential<'_> {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Credential::Kubeconfig(path) => {
+                vec!["--kubeconfig".into(), path.display().to_string()]
+            }
+            Credential::Join {
+                master,
+                token,
+                ca_cert_hash,
+            } => vec![
+                "--master".into(),
+                master.to_string(),
+                "--token".into(),
+                token.to_string(),
+                "--discovery-token-ca-cert-hash".into(),
+                ca_cert_hash.to_string(),
+            ],
+        }
+    }
+}
+
+/// The kubeconfig a joined kubelet with state in `root_dir` writes (its
+/// node's proxy uses it too).
+pub fn joined_kubeconfig(root_dir: &Path) -> std::path::PathBuf {
+    root_dir.join("kubeconfig")
+}
+
 /// A kubelet hosting `group`, with the spec's runtime and node sizes.
-pub fn kubelet(master: &str, group: &NodeGroup, spec: &ClusterSpec) -> Vec<String> {
+pub fn kubelet(credential: Credential, group: &NodeGroup, spec: &ClusterSpec) -> Vec<String> {
     kubelet_with(
-        master,
+        credential,
         group,
         spec.runtime,
         &spec.node_cpu,
@@ -83,7 +151,7 @@ pub fn kubelet(master: &str, group: &NodeGroup, spec: &ClusterSpec) -> Vec<Strin
 
 /// [`kubelet`] with each setting spelled out.
 pub fn kubelet_with(
-    master: &str,
+    credential: Credential,
     group: &NodeGroup,
     runtime: Runtime,
     cpu: &str,
@@ -91,11 +159,9 @@ pub fn kubelet_with(
     max_pods: u32,
     extra: &[String],
 ) -> Vec<String> {
-    let mut args = vec![
-        "--runtime".to_string(),
-        runtime.as_str().into(),
-        "--master".into(),
-        master.to_string(),
+    let mut args = vec!["--runtime".to_string(), runtime.as_str().into()];
+    args.extend(credential.args());
+    args.extend([
         "--node-name".into(),
         group.name.clone(),
         "--hollow-nodes".into(),
@@ -106,7 +172,7 @@ pub fn kubelet_with(
         memory.to_string(),
         "--max-pods".into(),
         max_pods.to_string(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     args
 }
@@ -116,18 +182,16 @@ pub fn kubelet_with(
 /// the loopback one (the cluster is this one machine). Capacity comes
 /// from the machine.
 pub fn runc_kubelet(
-    master: &str,
+    credential: Credential,
     name: &str,
     root_dir: &Path,
     port: u16,
     max_pods: u32,
     extra: &[String],
 ) -> Vec<String> {
-    let mut args = vec![
-        "--runtime".to_string(),
-        "runc".into(),
-        "--master".into(),
-        master.to_string(),
+    let mut args = vec!["--runtime".to_string(), "runc".into()];
+    args.extend(credential.args());
+    args.extend([
         "--node-name".into(),
         name.to_string(),
         "--root-dir".into(),
@@ -140,7 +204,7 @@ pub fn runc_kubelet(
         port.to_string(),
         "--max-pods".into(),
         max_pods.to_string(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     args
 }
@@ -150,7 +214,7 @@ pub fn runc_kubelet(
 /// its pods' cgroups under `cgroup_root` (the kubelet appends the node's
 /// name).
 pub fn netns_kubelet(
-    master: &str,
+    credential: Credential,
     name: &str,
     node_ip: Ipv4Addr,
     root_dir: &Path,
@@ -159,11 +223,9 @@ pub fn netns_kubelet(
     extra: &[String],
 ) -> Vec<String> {
     let ip = node_ip.to_string();
-    let mut args = vec![
-        "--runtime".to_string(),
-        "runc".into(),
-        "--master".into(),
-        master.to_string(),
+    let mut args = vec!["--runtime".to_string(), "runc".into()];
+    args.extend(credential.args());
+    args.extend([
         "--node-name".into(),
         name.to_string(),
         "--node-ip".into(),
@@ -178,7 +240,7 @@ pub fn netns_kubelet(
         cgroup_root.to_string(),
         "--max-pods".into(),
         max_pods.to_string(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     args
 }
@@ -187,15 +249,15 @@ pub fn netns_kubelet(
 /// `cluster_cidr` is masqueraded; `/healthz` on
 /// `node_ip`:[`PROXY_HEALTHZ_PORT`].
 pub fn proxy(
-    master: &str,
+    kubeconfig: &Path,
     name: &str,
     node_ip: Ipv4Addr,
     cluster_cidr: &str,
     extra: &[String],
 ) -> Vec<String> {
     let mut args = vec![
-        "--master".to_string(),
-        master.to_string(),
+        "--kubeconfig".to_string(),
+        kubeconfig.display().to_string(),
         "--hostname-override".into(),
         name.to_string(),
         "--node-ip".into(),
@@ -273,12 +335,22 @@ mod tests {
 
     #[test]
     fn big_clusters_get_a_pod_range_that_fits_them() {
-        let m = "http://127.0.0.1:1";
-        assert_eq!(controller_manager(m, 256, &[]), strings(&["--master", m]));
-        assert!(controller_manager(m, 500, &[])
+        let (k, pki) = (Path::new("/d/cm.kubeconfig"), Path::new("/d/pki"));
+        assert_eq!(
+            controller_manager(k, pki, 256, &[]),
+            strings(&[
+                "--kubeconfig",
+                "/d/cm.kubeconfig",
+                "--cluster-signing-cert-file",
+                "/d/pki/ca.crt",
+                "--cluster-signing-key-file",
+                "/d/pki/ca.key"
+            ])
+        );
+        assert!(controller_manager(k, pki, 500, &[])
             .contains(&format!("--cluster-cidr={LARGE_CLUSTER_CIDR}")));
         let own = strings(&["--cluster-cidr=10.0.0.0/8"]);
-        let args = controller_manager(m, 500, &own);
+        let args = controller_manager(k, pki, 500, &own);
         assert_eq!(
             args.iter()
                 .filter(|a| a.starts_with("--cluster-cidr"))
@@ -302,7 +374,9 @@ mod tests {
             strings(&[
                 "--bind-address",
                 "127.0.0.1",
-                "--insecure-port",
+                "--advertise-address",
+                "127.0.0.1",
+                "--secure-port",
                 "6443",
                 "--data-dir",
                 "/s/apiserver",
@@ -317,7 +391,7 @@ mod tests {
             &[],
         );
         assert_eq!(
-            args[6..],
+            args[8..],
             strings(&["--etcd-servers", "http://127.0.0.1:2379"])
         );
     }
@@ -337,12 +411,12 @@ mod tests {
             count: 100,
         };
         assert_eq!(
-            kubelet("http://127.0.0.1:9", &group, &spec),
+            kubelet(Credential::Kubeconfig(Path::new("/a.kubeconfig")), &group, &spec),
             strings(&[
                 "--runtime",
                 "fake",
-                "--master",
-                "http://127.0.0.1:9",
+                "--kubeconfig",
+                "/a.kubeconfig",
                 "--node-name",
                 "node-1",
                 "--hollow-nodes",
@@ -359,15 +433,15 @@ mod tests {
     }
 
     #[test]
-    fn control_plane_components_talk_to_the_master() {
+    fn control_plane_components_use_their_own_credentials() {
         assert_eq!(
             control_plane(
-                "http://127.0.0.1:9",
+                Path::new("/d/scheduler.kubeconfig"),
                 &strings(&["--leader-elect-lease-duration=2s"])
             ),
             strings(&[
-                "--master",
-                "http://127.0.0.1:9",
+                "--kubeconfig",
+                "/d/scheduler.kubeconfig",
                 "--leader-elect-lease-duration=2s"
             ])
         );
@@ -376,9 +450,14 @@ mod tests {
     #[test]
     fn netns_nodes_serve_on_their_own_address() {
         let ip = Ipv4Addr::new(10, 250, 3, 2);
-        let m = "http://10.250.3.1:6443";
+        let m = "https://10.250.3.1:6443";
+        let join = Credential::Join {
+            master: m,
+            token: "abcdef.0123456789abcdef",
+            ca_cert_hash: "sha256:00",
+        };
         let args = netns_kubelet(
-            m,
+            join,
             "node-0",
             ip,
             Path::new("/s/nodes/node-0"),
@@ -395,14 +474,24 @@ mod tests {
             Some("/tugboat-t-abc123")
         );
         assert_eq!(flag_value(&args, "--master"), Some(m));
+        assert_eq!(flag_value(&args, "--token"), Some("abcdef.0123456789abcdef"));
+        assert_eq!(
+            flag_value(&args, "--discovery-token-ca-cert-hash"),
+            Some("sha256:00")
+        );
         assert_eq!(args.last().unwrap(), "--eviction-hard=nodefs.available<1Gi");
 
+        let kubeconfig = joined_kubeconfig(Path::new("/s/nodes/node-0"));
         let args = proxy(
-            m,
+            &kubeconfig,
             "node-0",
             ip,
             "10.244.0.0/16",
             &strings(&["--min-sync-period=0s"]),
+        );
+        assert_eq!(
+            flag_value(&args, "--kubeconfig"),
+            Some("/s/nodes/node-0/kubeconfig")
         );
         assert_eq!(flag_value(&args, "--hostname-override"), Some("node-0"));
         assert_eq!(flag_value(&args, "--cluster-cidr"), Some("10.244.0.0/16"));
@@ -415,15 +504,18 @@ mod tests {
 
     #[test]
     fn the_proxy_gets_the_controller_managers_pod_range() {
-        let m = "http://127.0.0.1:1";
+        let (k, pki) = (Path::new("/k"), Path::new("/pki"));
         assert_eq!(
-            cluster_cidr(&controller_manager(m, 3, &[])),
+            cluster_cidr(&controller_manager(k, pki, 3, &[])),
             DEFAULT_CLUSTER_CIDR
         );
         let own = strings(&["--cluster-cidr=10.0.0.0/8"]);
-        assert_eq!(cluster_cidr(&controller_manager(m, 3, &own)), "10.0.0.0/8");
         assert_eq!(
-            cluster_cidr(&controller_manager(m, 500, &[])),
+            cluster_cidr(&controller_manager(k, pki, 3, &own)),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            cluster_cidr(&controller_manager(k, pki, 500, &[])),
             LARGE_CLUSTER_CIDR
         );
         let spaced = strings(&["--cluster-cidr", "10.1.0.0/16"]);

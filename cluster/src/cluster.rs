@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use tug_api::coordination::Lease;
 use tug_api::core::Node;
-use tug_client::{Api, Client, Config, ListParams};
+use tug_client::{Api, Client, Config, ListParams, Method, Request};
 
 use crate::args;
 use crate::bins::{self, BinaryLocator};
+use crate::args::Credential;
 use crate::component::{node_groups, ComponentId, NodeGroup, Role};
+use crate::credentials::{self, JoinCredentials};
 use crate::error::{io, Error, Result};
 use crate::health::{self, ComponentHealth, Observations, Status};
 use crate::kubeconfig;
@@ -165,9 +167,11 @@ impl Cluster {
         };
         self.start_apiserver(spec, &binaries.apiserver, etcd_url.as_deref())
             .await?;
-        let url = self.state.url.clone();
+        let state_dir = self.state.state_dir.clone();
+        let scheduler_kubeconfig = paths::generated_kubeconfig(&state_dir, "scheduler");
+        let manager_kubeconfig = paths::generated_kubeconfig(&state_dir, "controller-manager");
         for i in 0..spec.schedulers {
-            let args = args::control_plane(&url, &spec.extra_args.scheduler);
+            let args = args::control_plane(&scheduler_kubeconfig, &spec.extra_args.scheduler);
             self.spawn(
                 ComponentId::scheduler(i),
                 Role::Scheduler,
@@ -178,8 +182,12 @@ impl Cluster {
             )?;
         }
         for i in 0..spec.controller_managers {
-            let args =
-                args::controller_manager(&url, spec.nodes, &spec.extra_args.controller_manager);
+            let args = args::controller_manager(
+                &manager_kubeconfig,
+                &paths::pki_dir(&state_dir),
+                spec.nodes,
+                &spec.extra_args.controller_manager,
+            );
             let id = ComponentId::controller_manager(i);
             self.spawn(
                 id,
@@ -190,8 +198,15 @@ impl Cluster {
                 None,
             )?;
         }
+        let join = self.join_credentials().await?;
+        let mut netns_nodes = Vec::new();
         for group in node_groups(spec.nodes, spec.hollow_nodes_per_process) {
-            self.start_node(group, &spec.image_archives)?;
+            if let Some(ns) = self.start_kubelet(group, join.as_ref(), &spec.image_archives)? {
+                netns_nodes.push(ns);
+            }
+        }
+        for (node, namespace) in netns_nodes {
+            self.start_proxy(&node, &namespace).await?;
         }
         let everyone: Vec<ComponentId> =
             self.state.components.iter().map(|c| c.id.clone()).collect();
@@ -244,7 +259,7 @@ impl Cluster {
         binary: &Path,
         etcd_url: Option<&str>,
     ) -> Result<()> {
-        let data_dir = self.state.state_dir.join(paths::APISERVER_DIR);
+        let data_dir = paths::apiserver_dir(&self.state.state_dir);
         let id = ComponentId::apiserver();
         for attempt in 1..=PORT_ATTEMPTS {
             if attempt > 1 {
@@ -262,10 +277,14 @@ impl Cluster {
                 &spec.extra_args.apiserver,
             );
             self.spawn(id.clone(), Role::ApiServer, binary, args, None, None)?;
-            match self
-                .wait_ready(std::slice::from_ref(&id), spec.ready_timeout)
-                .await
-            {
+            let ready = match self.wait_for_credentials(&id, spec.ready_timeout).await {
+                Ok(()) => {
+                    self.wait_ready(std::slice::from_ref(&id), spec.ready_timeout)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match ready {
                 Err(e) if spec.api_port.is_none() && attempt < PORT_ATTEMPTS && port_taken(&e) => {}
                 other => return other,
             }
@@ -273,30 +292,90 @@ impl Cluster {
         unreachable!("the last attempt returns")
     }
 
-    /// The processes of node group `group`: its kubelet and, for a netns
-    /// node, first its namespace and image imports, then its `tug-proxy`.
-    /// Returns the components started.
-    fn start_node(&mut self, group: NodeGroup, archives: &[PathBuf]) -> Result<Vec<ComponentId>> {
+    /// Wait until the apiserver `id` has generated the cluster's
+    /// credentials (before it listens), then talk to it as the admin.
+    async fn wait_for_credentials(&mut self, id: &ComponentId, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.exited(id) {
+                return Err(e);
+            }
+            if let Some(client) = credentials::admin_client(&self.state.state_dir)? {
+                self.client = client;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout(format!(
+                    "the apiserver wrote no {} within {}s",
+                    credentials::admin_kubeconfig(&self.state.state_dir).display(),
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// A join token for runc nodes (hollow nodes use the admin's
+    /// kubeconfig and need none).
+    async fn join_credentials(&self) -> Result<Option<JoinCredentials>> {
+        if self.state.node_template.runtime != Runtime::Runc {
+            return Ok(None);
+        }
+        credentials::join_credentials(&self.client, &self.state.state_dir)
+            .await
+            .map(Some)
+    }
+
+    /// The kubelet of node group `group` and, for a netns node, first its
+    /// namespace and image imports. Returns the namespace of a netns
+    /// node, whose proxy starts once the kubelet has joined.
+    fn start_kubelet(
+        &mut self,
+        group: NodeGroup,
+        join: Option<&JoinCredentials>,
+        archives: &[PathBuf],
+    ) -> Result<Option<(String, NodeNamespace)>> {
         if self.state.network.is_none() {
             if self.state.node_template.runtime == Runtime::Runc {
                 self.import_images(&group.name, archives)?;
             }
-            return Ok(vec![self.spawn_kubelet(group, None)?]);
+            self.spawn_kubelet(group, join, None)?;
+            return Ok(None);
         }
         let node = group.name.clone();
         let namespace = self.add_namespace(&node)?;
         self.import_images(&node, archives)?;
-        let kubelet = self.spawn_kubelet(group, Some(&namespace))?;
-        let network = self.state.network.as_ref().expect("checked above");
+        self.spawn_kubelet(group, join, Some(&namespace))?;
+        Ok(Some((node, namespace)))
+    }
+
+    /// The `tug-proxy` of netns node `node`, with the credential its
+    /// kubelet got when it joined (waited for).
+    async fn start_proxy(&mut self, node: &str, namespace: &NodeNamespace) -> Result<ComponentId> {
+        let kubeconfig =
+            args::joined_kubeconfig(&paths::node_dir(&self.state.state_dir, node));
+        let deadline = Instant::now() + self.ready_timeout;
+        if !credentials::wait_for_file(&kubeconfig, deadline).await {
+            let kubelet = ComponentId::kubelet(node);
+            return Err(self.exited(&kubelet).unwrap_or_else(|| {
+                Error::Timeout(format!(
+                    "node {node} did not join within {}s (no {}); see {}",
+                    self.ready_timeout.as_secs(),
+                    kubeconfig.display(),
+                    paths::log_file(&self.state.state_dir, kubelet.as_str()).display()
+                ))
+            }));
+        }
+        let network = self.state.network.as_ref().expect("a netns cluster");
         let args = args::proxy(
-            &self.state.url,
-            &node,
+            &kubeconfig,
+            node,
             namespace.ip,
             &network.cluster_cidr,
             &network.proxy_args,
         );
         let binary = network.proxy_binary.clone();
-        let proxy = ComponentId::proxy(&node);
+        let proxy = ComponentId::proxy(node);
         self.spawn(
             proxy.clone(),
             Role::Proxy,
@@ -305,7 +384,7 @@ impl Cluster {
             None,
             Some(namespace.path()),
         )?;
-        Ok(vec![kubelet, proxy])
+        Ok(proxy)
     }
 
     /// A namespace for `node` on the cluster's LAN, recorded at once.
@@ -345,13 +424,23 @@ impl Cluster {
     fn spawn_kubelet(
         &mut self,
         group: NodeGroup,
+        join: Option<&JoinCredentials>,
         namespace: Option<&NodeNamespace>,
     ) -> Result<ComponentId> {
         let template = &self.state.node_template;
         let root_dir = paths::node_dir(&self.state.state_dir, &group.name);
+        let admin = credentials::admin_kubeconfig(&self.state.state_dir);
+        let credential = match join {
+            Some(j) => Credential::Join {
+                master: &self.state.url,
+                token: &j.token,
+                ca_cert_hash: &j.ca_cert_hash,
+            },
+            None => Credential::Kubeconfig(&admin),
+        };
         let args = match (template.runtime, namespace, &self.state.network) {
             (Runtime::Runc, Some(ns), Some(network)) => args::netns_kubelet(
-                &self.state.url,
+                credential,
                 &group.name,
                 ns.ip,
                 &root_dir,
@@ -360,7 +449,7 @@ impl Cluster {
                 &template.extra_args,
             ),
             (Runtime::Runc, _, _) => args::runc_kubelet(
-                &self.state.url,
+                credential,
                 &group.name,
                 &root_dir,
                 free_port(),
@@ -368,7 +457,7 @@ impl Cluster {
                 &template.extra_args,
             ),
             (Runtime::Fake, _, _) => args::kubelet_with(
-                &self.state.url,
+                credential,
                 &group,
                 template.runtime,
                 &template.cpu,
@@ -455,7 +544,7 @@ impl Cluster {
             state_file: ClusterState::path(state_dir),
         })?;
         Ok(Cluster {
-            client: client_for(&state.url)?,
+            client: credentials::client_of(&state.state_dir, &state.kubeconfig, &state.url)?,
             state,
             children: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
@@ -690,9 +779,16 @@ impl Cluster {
                 "the cluster already has a node {name:?}"
             )));
         }
-        let ids = self.start_node(NodeGroup::single(name), &[])?;
+        let join = self.join_credentials().await?;
+        let kubelet = ComponentId::kubelet(name);
+        let mut ids = vec![kubelet.clone()];
+        if let Some((node, namespace)) =
+            self.start_kubelet(NodeGroup::single(name), join.as_ref(), &[])?
+        {
+            ids.push(self.start_proxy(&node, &namespace).await?);
+        }
         self.wait_ready(&ids, self.ready_timeout).await?;
-        Ok(ids[0].clone())
+        Ok(kubelet)
     }
 
     /// The health of every component.
@@ -872,8 +968,7 @@ impl Cluster {
                 None => false,
             };
         }
-        let api = SocketAddr::new(self.state.api_host(), self.state.api_port);
-        seen.apiserver = health::healthz(api).await;
+        seen.apiserver = self.apiserver_ready().await;
         for record in records.iter().filter(|r| r.role == Role::Proxy) {
             let health = match args::healthz_address(&record.args) {
                 Some(addr) => health::healthz(addr).await,
@@ -910,6 +1005,20 @@ impl Cluster {
         seen
     }
 
+    /// The apiserver's `/readyz`, over HTTPS with the admin's credential.
+    async fn apiserver_ready(&self) -> std::result::Result<(), String> {
+        let url = self
+            .client
+            .url_for_path("/readyz")
+            .map_err(|e| e.to_string())?;
+        let request = Request::new(Method::GET, url);
+        match tokio::time::timeout(API_TIMEOUT, self.client.request_text(request)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {}s", API_TIMEOUT.as_secs())),
+        }
+    }
+
     /// Leader-election identity → the component that logged it, and
     /// whether that component still runs.
     fn holders(&self) -> HashMap<String, (ComponentId, bool)> {
@@ -939,7 +1048,8 @@ impl Cluster {
     }
 
     fn write_kubeconfigs(&self) -> Result<()> {
-        let config = kubeconfig::for_cluster(&self.state.name, &self.state.url);
+        let (trust, admin) = credentials::admin_entries(&self.state.state_dir)?;
+        let config = kubeconfig::for_cluster(&self.state.name, &self.state.url, trust, admin);
         kubeconfig::write(&self.state.kubeconfig, &config)?;
         if let Some(path) = &self.state.extra_kubeconfig {
             kubeconfig::merge_file(path, &config)?;
@@ -1054,7 +1164,7 @@ fn port_taken(e: &Error) -> bool {
 }
 
 fn api_url(host: IpAddr, port: u16) -> String {
-    format!("http://{}", SocketAddr::new(host, port))
+    format!("https://{}", SocketAddr::new(host, port))
 }
 
 /// The LAN of a netns cluster (its host bridge), with what its nodes are
@@ -1065,7 +1175,12 @@ fn create_network(spec: &ClusterSpec, proxy_binary: PathBuf) -> Result<NetworkSt
     let lan = Lan::create_in(&dir.display().to_string(), subnet)?;
     // What the controller-manager allocates pod ranges from (the last
     // one started decides nothing: they all get the same flags).
-    let manager = args::controller_manager("", spec.nodes, &spec.extra_args.controller_manager);
+    let manager = args::controller_manager(
+        &paths::generated_kubeconfig(&spec.state_dir, "controller-manager"),
+        &paths::pki_dir(&spec.state_dir),
+        spec.nodes,
+        &spec.extra_args.controller_manager,
+    );
     Ok(NetworkState {
         cgroup_root: format!("/tugboat-{}-{}", spec.name, lan.hash),
         lan,

@@ -23,21 +23,22 @@ pub fn entry_name(name: &str) -> String {
     format!("tugboat-{name}")
 }
 
-/// A kubeconfig holding only cluster `name` at `server`.
-pub fn for_cluster(name: &str, server: &str) -> Kubeconfig {
+/// A kubeconfig holding only cluster `name` at `server`, trusted as
+/// `trust` says (its CA; its server is replaced) and reached as `user`.
+pub fn for_cluster(name: &str, server: &str, trust: KubeCluster, user: User) -> Kubeconfig {
     let entry = entry_name(name);
     Kubeconfig {
         clusters: vec![NamedCluster {
             name: entry.clone(),
             cluster: KubeCluster {
                 server: server.to_string(),
-                ..Default::default()
+                ..trust
             },
             origin: None,
         }],
         users: vec![NamedUser {
             name: entry.clone(),
-            user: User::default(),
+            user,
             origin: None,
         }],
         contexts: vec![NamedContext {
@@ -140,6 +141,19 @@ pub fn remove_from_file(path: &Path, name: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn for_cluster(name: &str, server: &str) -> Kubeconfig {
+        let trust = KubeCluster {
+            server: "https://elsewhere:1".into(),
+            certificate_authority_data: Some("Q0E=".into()),
+            ..Default::default()
+        };
+        let user = User {
+            token: Some("t".into()),
+            ..Default::default()
+        };
+        super::for_cluster(name, server, trust, user)
+    }
+
     #[test]
     fn the_cluster_context_is_current_and_points_at_the_server() {
         let config = for_cluster("dev", "http://127.0.0.1:4321");
@@ -154,6 +168,10 @@ mod tests {
                 .server,
             "http://127.0.0.1:4321"
         );
+        let cluster = &back.cluster("tugboat-dev").unwrap().cluster;
+        assert_eq!(cluster.certificate_authority_data.as_deref(), Some("Q0E="));
+        let user = &back.user(&context.context.user).unwrap().user;
+        assert_eq!(user.token.as_deref(), Some("t"));
         assert!(text.contains("kind: Config"), "{text}");
     }
 

@@ -39,6 +39,7 @@ pub mod args;
 pub mod bins;
 pub mod cluster;
 pub mod component;
+pub mod credentials;
 pub mod error;
 pub mod health;
 pub mod kubeconfig;

@@ -8,7 +8,7 @@
 //! | `cluster.json` | the processes started: pids, binaries, arguments, ports ([`crate::state`]) |
 //! | `kubeconfig` | how to reach the cluster |
 //! | `logs/<component>.log` | each component's stdout and stderr |
-//! | `apiserver/` | the embedded store |
+//! | `apiserver/` | the embedded store, the cluster CA (`pki/`) and the control plane's kubeconfigs |
 //! | `etcd/` | etcd's data, with `--store etcd` |
 //! | `nodes/<node>/` | a runc node's kubelet state (`--root-dir`): images, pods, logs |
 //!
@@ -39,6 +39,23 @@ pub const OWNED_ENTRIES: &[&str] = &[
     ETCD_DIR,
     NODES_DIR,
 ];
+
+/// The apiserver's data directory (`--data-dir`).
+pub fn apiserver_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join(APISERVER_DIR)
+}
+
+/// The cluster CA and the apiserver's certificates, as the apiserver
+/// generates them on first start.
+pub fn pki_dir(state_dir: &Path) -> PathBuf {
+    apiserver_dir(state_dir).join("pki")
+}
+
+/// The kubeconfig the apiserver generates for `role`: `admin`,
+/// `scheduler` or `controller-manager`.
+pub fn generated_kubeconfig(state_dir: &Path, role: &str) -> PathBuf {
+    apiserver_dir(state_dir).join(format!("{role}.kubeconfig"))
+}
 
 /// The directory holding every named cluster's state directory.
 pub fn clusters_root() -> PathBuf {

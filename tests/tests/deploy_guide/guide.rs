@@ -20,8 +20,8 @@ use crate::support::{
 };
 use crate::systemd::edit_env_file;
 
-/// The APISERVER_URL the examples name (VM 1 at 192.168.56.11).
-const EXAMPLE_URL: &str = "http://192.168.56.11:8080";
+/// The APISERVER_URL the example names (VM 1 at 192.168.56.11).
+const EXAMPLE_URL: &str = "https://192.168.56.11:6443";
 /// The NodePort `manifests/nodeport.yaml` asks for, as the guide says.
 const NODE_PORT: u16 = 30080;
 /// The VMs joining the cluster.
@@ -44,23 +44,22 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     let mut lan = LanGuard(Lan::create(&format!("deploy-guide-{tag}")).expect("create the LAN"));
     let vm1 = lan.0.host_ip;
     let port = tug_tests::net::free_port();
-    let url = format!("http://{vm1}:{port}");
+    let url = format!("https://{vm1}:{port}");
 
     // VM 1's settings: the example, edited as the guide says.
     let example = std::fs::read_to_string(tree.env_example()).expect("the example is installed");
     assert!(
         example.contains(&format!("APISERVER_URL={EXAMPLE_URL}")),
-        "the example env and kubeconfig name the same apiserver"
+        "the example env names the guide's apiserver"
     );
-    let cluster_settings = vec![
+    let data_dir = dir.path().join("apiserver");
+    let mut cluster_settings = vec![
         ("APISERVER_URL", url.clone()),
         ("APISERVER_BIND_ADDRESS", vm1.to_string()),
+        ("APISERVER_ADVERTISE_ADDRESS", vm1.to_string()),
         ("APISERVER_PORT", port.to_string()),
         ("ETCD_SERVERS", etcd.endpoint.clone()),
-        (
-            "APISERVER_DATA_DIR",
-            path_str(&dir.path().join("apiserver")),
-        ),
+        ("APISERVER_DATA_DIR", path_str(&data_dir)),
     ];
     std::fs::write(tree.env_file(), edit_env_file(&example, &cluster_settings))
         .expect("write tugboat.env");
@@ -73,12 +72,9 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
         control_plane.push(Daemon::start(unit, cmd, &log));
     }
 
-    // tugctl's kubeconfig: the example with VM 1's URL.
-    let kubeconfig = dir.path().join("kubeconfig");
-    let kc_example =
-        std::fs::read_to_string(tree.kubeconfig_example()).expect("the kubeconfig is installed");
-    assert!(kc_example.contains(EXAMPLE_URL));
-    std::fs::write(&kubeconfig, kc_example.replace(EXAMPLE_URL, &url)).expect("kubeconfig");
+    // tugctl's kubeconfig: the admin's, which the apiserver generated
+    // with VM 1's address.
+    let kubeconfig = data_dir.join("admin.kubeconfig");
     wait_for(
         "the apiserver to answer tugctl",
         Duration::from_secs(30),
@@ -91,6 +87,19 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
         },
     )
     .await;
+
+    // A join token, as the guide makes it; every VM's settings get its
+    // token and CA hash.
+    let out = tugctl(
+        &tree,
+        &kubeconfig,
+        &["token", "create", "--print-join-command"],
+    );
+    let join = ok_or_stderr(&out).expect("tugctl token create --print-join-command");
+    assert!(join.contains(&format!("--master {url}")), "{join}");
+    let token = flag_in(&join, "--token").expect("a token in the join command");
+    let hash = flag_in(&join, "--discovery-token-ca-cert-hash").expect("a CA hash");
+    cluster_settings.extend([("BOOTSTRAP_TOKEN", token), ("CA_CERT_HASH", hash)]);
 
     // The VMs: each its own settings (node name and address), the node
     // prerequisites, the demo image imported offline, kubelet and proxy.
@@ -237,6 +246,13 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     drop(lan);
     let left = HostState::capture().new_since(&before).mentioning(&markers);
     assert!(left.is_empty(), "left behind:\n{left}");
+}
+
+/// The value after `flag` in a command line.
+fn flag_in(line: &str, flag: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == flag)?;
+    words.next().map(str::to_string)
 }
 
 /// `NODE` → how many pods, from `tugctl get pods -o wide`.

@@ -63,11 +63,6 @@ impl Installed {
     pub fn env_example(&self) -> PathBuf {
         self.prefix.join("etc/tugboat/tugboat.env.example")
     }
-
-    /// The example kubeconfig the guide copies.
-    pub fn kubeconfig_example(&self) -> PathBuf {
-        self.prefix.join("etc/tugboat/kubeconfig.example")
-    }
 }
 
 /// Run `scripts/install.sh --prefix prefix` with the binaries this test

@@ -471,7 +471,7 @@ async fn kubectl_auth_can_i() {
     )
     .unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(kubectl)
+        let out = std::process::Command::new(&kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(args)

@@ -203,10 +203,13 @@ impl TestBed {
     /// A node with `pods` pods (see [`Topology::create`]) and an apiserver.
     pub fn start(pods: usize) -> TestBed {
         let topo = Topology::create(pods);
+        // HTTPS on every address, its certificate and generated
+        // kubeconfigs naming the one the node reaches it at.
+        let host_ip = topo.host_ip.to_string();
         let api = ApiServerProcess::start_with_args(
             &workspace_binary("tug-apiserver"),
             Store::Embedded,
-            &["--bind-address", "0.0.0.0"],
+            &["--bind-address", "0.0.0.0", "--advertise-address", &host_ip],
         )
         .expect("apiserver");
         let client = Client::new(Config::new(&api.url).expect("config")).expect("client");
@@ -226,9 +229,11 @@ impl TestBed {
         svc
     }
 
-    /// The apiserver's URL as seen from the node.
-    pub fn server_from_node(&self) -> String {
-        format!("http://{}:{}", self.topo.host_ip, self.api.port)
+    /// A kubeconfig reaching the apiserver from the node (the admin's,
+    /// which names the address the node reaches: these tests are about
+    /// nftables, not about the proxy's permissions).
+    pub fn kubeconfig_from_node(&self) -> PathBuf {
+        self.api.admin_kubeconfig()
     }
 }
 
@@ -326,7 +331,7 @@ impl ProxyProcess {
         extra.extend(["--table-name".into(), topo.table()]);
         extra.extend(["--min-sync-period".into(), "100ms".into()]);
         let args = tug_cluster::args::proxy(
-            &bed.server_from_node(),
+            &bed.kubeconfig_from_node(),
             "node-a",
             topo.node_ip,
             tug_cluster::args::DEFAULT_CLUSTER_CIDR,

@@ -87,8 +87,6 @@ async fn v3_index_urls_resolve_and_cache_by_hash() {
         [
             "api/v1",
             "apis/apps/v1",
-            "apis/authentication.k8s.io/v1",
-            "apis/authorization.k8s.io/v1",
             "apis/certificates.k8s.io/v1",
             "apis/coordination.k8s.io/v1",
             "apis/rbac.authorization.k8s.io/v1"

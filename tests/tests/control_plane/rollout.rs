@@ -196,13 +196,9 @@ async fn a_stuck_rollout_reports_deadline_exceeded_and_undo_restores_the_old_tem
 
     // `tugctl rollout undo` brings back the previous template.
     let out = std::process::Command::new(tug_tests::bins::workspace_binary("tugctl"))
-        .args([
-            "--server",
-            t.cluster.url(),
-            "rollout",
-            "undo",
-            "deployment/stuck",
-        ])
+        .arg("--kubeconfig")
+        .arg(t.cluster.kubeconfig_path())
+        .args(["rollout", "undo", "deployment/stuck"])
         .output()
         .expect("run tugctl");
     assert!(

@@ -64,12 +64,29 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     std::fs::write(tree.env_file(), edit_env_file(&example, &cluster_settings))
         .expect("write tugboat.env");
 
-    // The control plane, from the installed units.
+    // The control plane, from the installed units. The scheduler and
+    // controller-manager read the kubeconfigs the apiserver generates on
+    // its first start (systemd restarts them until then; here they start
+    // once the files exist).
     let mut control_plane = Vec::new();
     for unit in ["tug-apiserver", "tug-scheduler", "tug-controller-manager"] {
         let cmd = unit_command(&tree.unit(unit), &tree.env_file());
         let log = dir.path().join(format!("{unit}.log"));
         control_plane.push(Daemon::start(unit, cmd, &log));
+        if unit == "tug-apiserver" {
+            let generated = data_dir.join("controller-manager.kubeconfig");
+            let apiserver = &mut control_plane[0];
+            wait_for(
+                "the apiserver to generate the control plane's kubeconfigs",
+                Duration::from_secs(30),
+                || {
+                    apiserver.assert_running();
+                    let there = generated.exists();
+                    async move { there.then_some(()).ok_or("not yet".to_string()) }
+                },
+            )
+            .await;
+        }
     }
 
     // tugctl's kubeconfig: the admin's, which the apiserver generated

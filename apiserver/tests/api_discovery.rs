@@ -23,7 +23,17 @@ async fn discovery_lists_every_served_resource() {
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["apps", "coordination.k8s.io"]);
+    assert_eq!(
+        names,
+        [
+            "apps",
+            "coordination.k8s.io",
+            "certificates.k8s.io",
+            "rbac.authorization.k8s.io",
+            "authorization.k8s.io",
+            "authentication.k8s.io"
+        ]
+    );
     assert_eq!(
         groups["groups"][0]["preferredVersion"]["groupVersion"],
         "apps/v1"

@@ -85,7 +85,13 @@ async fn v3_index_urls_resolve_and_cache_by_hash() {
     names.sort();
     assert_eq!(
         names,
-        ["api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"]
+        [
+            "api/v1",
+            "apis/apps/v1",
+            "apis/certificates.k8s.io/v1",
+            "apis/coordination.k8s.io/v1",
+            "apis/rbac.authorization.k8s.io/v1"
+        ]
     );
     let mut seen = Vec::new();
     for (gv, entry) in paths {

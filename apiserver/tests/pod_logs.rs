@@ -1,6 +1,7 @@
 //! `pods/{name}/log` against a real apiserver process: the apiserver finds
-//! the pod's node, asks that node's kubelet (here a small HTTP server of
-//! the test on 127.0.0.1, serving `/containerLogs/...` and streaming the
+//! the pod's node, asks that node's kubelet (here a small HTTPS server of
+//! the test on 127.0.0.1 that requires a client certificate of the
+//! cluster CA, as kubelets do, serving `/containerLogs/...` and streaming the
 //! lines the test writes, as they are written) and streams its answer
 //! back — through `Api::<Pod>::logs`/`log_stream` and `tugctl logs`.
 //! Plus the errors: no container named where several exist, an unknown
@@ -70,16 +71,39 @@ async fn container_logs(
     format!("line 1 of {ns}/{pod}/{container}\nline 2 of {ns}/{pod}/{container}\n").into_response()
 }
 
-/// Serve the test kubelet on a free loopback port.
-async fn start_kubelet() -> (Arc<Kubelet>, u16, tokio::task::JoinHandle<()>) {
+/// Serve the test kubelet over HTTPS on a free loopback port, admitting
+/// only clients with a certificate of `client_ca_pem`.
+async fn start_kubelet(client_ca_pem: &str) -> (Arc<Kubelet>, u16, tokio::task::JoinHandle<()>) {
     let k = Arc::new(Kubelet::default());
     let app = Router::new()
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
         .with_state(k.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let serving = tug_api::pki::self_signed_serving(
+        "kubelet",
+        &[],
+        &["127.0.0.1".parse().unwrap()],
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let tls = tug_api::pki::server_tls_config(
+        &serving.cert_pem,
+        &serving.key_pem,
+        Some(client_ca_pem),
+        tug_api::pki::ClientAuth::Required,
+    )
+    .unwrap();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        tug_apiserver::tls::serve(
+            listener,
+            Some(Arc::new(tls)),
+            app,
+            tug_apiserver::tls::ServeLimits::default(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
     });
     (k, port, task)
 }
@@ -114,7 +138,7 @@ async fn register_node(client: &Client, name: &str, port: u16) {
 async fn pod_logs_come_from_the_nodes_kubelet_and_stream() {
     let server = common::start();
     let client = Client::new(Config::new(&server.url).unwrap()).unwrap();
-    let (kubelet, port, kubelet_task) = start_kubelet().await;
+    let (kubelet, port, kubelet_task) = start_kubelet(&server.ca_pem().unwrap()).await;
     register_node(&client, "node-a", port).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     for p in [

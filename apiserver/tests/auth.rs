@@ -479,13 +479,19 @@ async fn access_reviews_answer_can_i() {
                  "resourceAttributes": {"namespace": "default", "verb": "delete", "resource": "pods"}}
     });
     let r = admin
-        .post("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)
+        .post(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            &review,
+        )
         .await
         .ok();
     assert_eq!(r["status"]["allowed"], false, "{r}");
     // ... which jane herself may not do.
     let r = jane
-        .post("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)
+        .post(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            &review,
+        )
         .await;
     assert_eq!(r.code, 403, "{:?}", r.body);
 }

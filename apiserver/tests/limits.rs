@@ -205,7 +205,10 @@ impl Secure {
             assert!(
                 tug_tests::net::eventually(Duration::from_secs(10), || async {
                     let r = admin
-                        .post("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)
+                        .post(
+                            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                            &review,
+                        )
                         .await;
                     r.body["status"]["allowed"] == true
                 })

@@ -10,7 +10,6 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
-
 /// Every served kind, by its upstream definition name and GVK.
 const KINDS: &[(&str, &str, &str)] = &[
     ("io.k8s.api.core.v1.Namespace", "", "Namespace"),
@@ -178,7 +177,8 @@ fn kubectl(server_url: &str, home: &Path, args: &[&str]) -> std::process::Output
 
 #[tokio::test]
 async fn kubectl_explains_and_validates_on_the_server() {
-    if tug_tests::kubectl::kubectl_or_skip("kubectl_explains_and_validates_on_the_server").is_none() {
+    if tug_tests::kubectl::kubectl_or_skip("kubectl_explains_and_validates_on_the_server").is_none()
+    {
         return;
     }
     let server = start();

@@ -54,7 +54,6 @@ pub use tug_api as api_types;
 
 pub use crate::api::{Api, ApiObject, Deleted, DynamicApi};
 pub use crate::client::{Client, Request};
-pub use reqwest::Method;
 pub use crate::config::{Config, Kubeconfig, KubeconfigOptions};
 pub use crate::controller::{run_workers, Action};
 pub use crate::discovery::{DiscoveredResource, Discovery};
@@ -71,3 +70,4 @@ pub use crate::resource::ApiResource;
 pub use crate::store::{key_of, split_key, Store};
 pub use crate::watch::{Bookmark, WatchEvent};
 pub use crate::workqueue::{RateLimiter, WorkQueue};
+pub use reqwest::Method;

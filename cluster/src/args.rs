@@ -48,10 +48,7 @@ pub fn apiserver(
 
 /// A scheduler or controller-manager with its own credential.
 pub fn control_plane(kubeconfig: &Path, extra: &[String]) -> Vec<String> {
-    let mut args = vec![
-        "--kubeconfig".to_string(),
-        kubeconfig.display().to_string(),
-    ];
+    let mut args = vec!["--kubeconfig".to_string(), kubeconfig.display().to_string()];
     args.extend_from_slice(extra);
     args
 }
@@ -411,7 +408,11 @@ mod tests {
             count: 100,
         };
         assert_eq!(
-            kubelet(Credential::Kubeconfig(Path::new("/a.kubeconfig")), &group, &spec),
+            kubelet(
+                Credential::Kubeconfig(Path::new("/a.kubeconfig")),
+                &group,
+                &spec
+            ),
             strings(&[
                 "--runtime",
                 "fake",
@@ -474,7 +475,10 @@ mod tests {
             Some("/tugboat-t-abc123")
         );
         assert_eq!(flag_value(&args, "--master"), Some(m));
-        assert_eq!(flag_value(&args, "--token"), Some("abcdef.0123456789abcdef"));
+        assert_eq!(
+            flag_value(&args, "--token"),
+            Some("abcdef.0123456789abcdef")
+        );
         assert_eq!(
             flag_value(&args, "--discovery-token-ca-cert-hash"),
             Some("sha256:00")

@@ -13,8 +13,8 @@ use tug_api::core::Node;
 use tug_client::{Api, Client, Config, ListParams, Method, Request};
 
 use crate::args;
-use crate::bins::{self, BinaryLocator};
 use crate::args::Credential;
+use crate::bins::{self, BinaryLocator};
 use crate::component::{node_groups, ComponentId, NodeGroup, Role};
 use crate::credentials::{self, JoinCredentials};
 use crate::error::{io, Error, Result};
@@ -352,8 +352,7 @@ impl Cluster {
     /// The `tug-proxy` of netns node `node`, with the credential its
     /// kubelet got when it joined (waited for).
     async fn start_proxy(&mut self, node: &str, namespace: &NodeNamespace) -> Result<ComponentId> {
-        let kubeconfig =
-            args::joined_kubeconfig(&paths::node_dir(&self.state.state_dir, node));
+        let kubeconfig = args::joined_kubeconfig(&paths::node_dir(&self.state.state_dir, node));
         let deadline = Instant::now() + self.ready_timeout;
         if !credentials::wait_for_file(&kubeconfig, deadline).await {
             let kubelet = ComponentId::kubelet(node);

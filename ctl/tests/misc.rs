@@ -158,7 +158,18 @@ fn version_and_api_resources() {
         .tugctl(&["api-resources", "--namespaced=false", "-o", "name"])
         .ok()
         .stdout;
-    assert_eq!(names, "namespaces\nnodes\n");
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names[..2], ["namespaces", "nodes"], "core first");
+    for cluster_scoped in [
+        "certificatesigningrequests.certificates.k8s.io",
+        "clusterroles.rbac.authorization.k8s.io",
+        "clusterrolebindings.rbac.authorization.k8s.io",
+    ] {
+        assert!(names.contains(&cluster_scoped), "{names:?}");
+    }
+    assert!(!names
+        .iter()
+        .any(|n| n.starts_with("pods") || n.starts_with("roles")));
 }
 
 const KUBECONFIG: &str = "\

@@ -149,7 +149,7 @@ async fn the_guide_brings_up_a_cluster_from_the_units() {
     }
     for vm in &mut vms {
         vm.prepare(&tree, &archive);
-        vm.start(&tree, dir.path());
+        vm.start(&tree, dir.path()).await;
     }
 
     // `tugctl get nodes`: every VM Ready.
@@ -366,8 +366,21 @@ impl Vm {
     }
 
     /// `systemctl start tug-kubelet tug-proxy` on this VM.
-    fn start(&mut self, tree: &Installed, logs: &Path) {
+    /// The kubelet, then (once it has joined and written the kubeconfig
+    /// tug-proxy uses; systemd would restart the proxy until then) the
+    /// proxy.
+    async fn start(&mut self, tree: &Installed, logs: &Path) {
         for unit in ["tug-kubelet", "tug-proxy"] {
+            if unit == "tug-proxy" {
+                let joined = self.root_dir.join("kubeconfig");
+                let kubelet = &mut self.daemons[0];
+                wait_for("the kubelet to join", Duration::from_secs(60), || {
+                    kubelet.assert_running();
+                    let there = joined.exists();
+                    async move { there.then_some(()).ok_or("not yet".to_string()) }
+                })
+                .await;
+            }
             let mut cmd = unit_command(&tree.unit(unit), &self.env_file);
             enter_on_exec(&mut cmd, &self.ns.path()).expect("enter the VM's namespace");
             let log = logs.join(format!("{}-{unit}.log", self.ns.node));
